@@ -1,0 +1,162 @@
+//! Who is calling: partner clients, their secrets and tokens, and checks 1–4
+//! of SPEC §2's order (token, API key, token-to-key binding, reseller scope).
+
+pub mod clients;
+pub mod secret;
+pub mod token;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Result;
+
+pub use token::{TokenClaims, TokenError, TokenSigner, new_token_key};
+
+use crate::store::{ClientRecord, Store};
+
+/// How long a client record is trusted before it is read again. Disabling a
+/// client or rotating its secret reaches every instance within this time
+/// (SPEC §4 allows 5 s).
+pub const CLIENT_CACHE_TTL: Duration = Duration::from_secs(2);
+/// Bound on cached client records (unknown API keys are cached too, briefly).
+const CLIENT_CACHE_MAX: usize = 65_536;
+
+/// Why a request is not authorised, in SPEC §2's order of checks.
+#[derive(Debug)]
+pub enum AuthError {
+    /// No `Authorization: Bearer <token>` (4117).
+    TokenMissing,
+    /// Malformed, expired, revoked, or another client's token (4116).
+    TokenInvalid,
+    /// `X-Api-Key` absent, unknown or disabled (4115).
+    ApiKeyInvalid,
+    /// The reseller is outside the client's scope (4121).
+    ResellerForbidden,
+    Internal(anyhow::Error),
+}
+
+pub struct Authenticator {
+    store: Arc<dyn Store>,
+    signer: TokenSigner,
+    clients: RwLock<HashMap<String, CachedClient>>,
+}
+
+#[derive(Clone)]
+struct CachedClient {
+    read_at: Instant,
+    client: Option<Arc<ClientRecord>>,
+}
+
+impl Authenticator {
+    pub async fn new(store: Arc<dyn Store>) -> Result<Self> {
+        let signer = TokenSigner::new(store.token_key().await?);
+        Ok(Authenticator {
+            store,
+            signer,
+            clients: RwLock::new(HashMap::new()),
+        })
+    }
+
+    pub fn signer(&self) -> &TokenSigner {
+        &self.signer
+    }
+
+    /// Checks 1–4 of SPEC §2 for a request on `reseller_id`.
+    pub async fn authorize(
+        &self,
+        authorization: Option<&[u8]>,
+        api_key: Option<&[u8]>,
+        reseller_id: &str,
+    ) -> Result<Arc<ClientRecord>, AuthError> {
+        let token = bearer_token(authorization).ok_or(AuthError::TokenMissing)?;
+        let token = std::str::from_utf8(token).map_err(|_| AuthError::TokenInvalid)?;
+        let claims = self
+            .signer
+            .verify(token, unix_now())
+            .map_err(|_| AuthError::TokenInvalid)?;
+
+        let api_key = api_key
+            .and_then(|key| std::str::from_utf8(key).ok())
+            .filter(|key| plausible_client_id(key))
+            .ok_or(AuthError::ApiKeyInvalid)?;
+        let client = self
+            .client(api_key)
+            .await
+            .map_err(AuthError::Internal)?
+            .filter(|client| client.enabled)
+            .ok_or(AuthError::ApiKeyInvalid)?;
+
+        if claims.client_id != client.client_id || claims.epoch != client.token_epoch {
+            return Err(AuthError::TokenInvalid);
+        }
+        if !client.scope.contains(reseller_id) {
+            return Err(AuthError::ResellerForbidden);
+        }
+        Ok(client)
+    }
+
+    /// The client record, from the cache while it is fresh.
+    pub async fn client(&self, client_id: &str) -> Result<Option<Arc<ClientRecord>>> {
+        if let Some(cached) = self.clients.read().expect("client cache lock").get(client_id)
+            && cached.read_at.elapsed() < CLIENT_CACHE_TTL
+        {
+            return Ok(cached.client.clone());
+        }
+        let client = self.store.client(client_id).await?.map(Arc::new);
+        let mut clients = self.clients.write().expect("client cache lock");
+        if clients.len() >= CLIENT_CACHE_MAX {
+            clients.retain(|_, cached| cached.read_at.elapsed() < CLIENT_CACHE_TTL);
+            if clients.len() >= CLIENT_CACHE_MAX {
+                clients.clear();
+            }
+        }
+        clients.insert(
+            client_id.to_owned(),
+            CachedClient {
+                read_at: Instant::now(),
+                client: client.clone(),
+            },
+        );
+        Ok(client)
+    }
+}
+
+/// The token of `Authorization: Bearer <token>`; another scheme or an empty
+/// token counts as no token (SPEC §3).
+fn bearer_token(header: Option<&[u8]>) -> Option<&[u8]> {
+    let header = header?;
+    let scheme = b"bearer ";
+    if header.len() < scheme.len() || !header[..scheme.len()].eq_ignore_ascii_case(scheme) {
+        return None;
+    }
+    Some(header[scheme.len()..].trim_ascii()).filter(|token| !token.is_empty())
+}
+
+/// API keys are the client ids Roster generates; anything far from that
+/// shape is refused without a database lookup.
+fn plausible_client_id(key: &str) -> bool {
+    !key.is_empty() && key.len() <= 64 && key.bytes().all(|b| b.is_ascii_graphic())
+}
+
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_secs()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_scheme() {
+        assert_eq!(bearer_token(Some(b"Bearer abc")), Some(&b"abc"[..]));
+        assert_eq!(bearer_token(Some(b"bearer  abc ")), Some(&b"abc"[..]));
+        assert_eq!(bearer_token(Some(b"Bearer ")), None);
+        assert_eq!(bearer_token(Some(b"Bearer")), None);
+        assert_eq!(bearer_token(Some(b"Basic abc")), None);
+        assert_eq!(bearer_token(None), None);
+    }
+}

@@ -1,0 +1,388 @@
+//! The `roster` command line (SPEC §5): clap definitions, and what each
+//! command does with them. Commands print JSON on stdout; logs and errors
+//! go to stderr.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use crate::app::{App, AppConfig};
+use crate::auth::clients::{create_client, issue_token, rotate_secret};
+use crate::domain::ResellerScope;
+use crate::generate::{self, Plan};
+use crate::http::{self, HttpLimits};
+use crate::{demo, import, store};
+
+/// Roster serves the Get Customer List API of a partner platform:
+/// GET /v3/resellers/{reseller_id}/customers.
+#[derive(Debug, Parser)]
+#[command(name = "roster", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API (migrations run at start).
+    Serve(ServeArgs),
+    /// Load customers from an NDJSON file or a JSON array: all or nothing.
+    Import(ImportArgs),
+    /// Manage partner clients (API keys, secrets, scopes).
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+    /// Issue access tokens.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+    /// Try Roster in one step: demo data, a client, a token, and the server.
+    Demo(DemoArgs),
+    /// Write realistic synthetic customers as NDJSON to stdout.
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DatabaseArg {
+    /// Database URL: sqlite://PATH (embedded) or postgres://USER@HOST/DB.
+    #[arg(long, env = "ROSTER_DATABASE", default_value = "sqlite://roster.db")]
+    pub database: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArg,
+    /// Address to listen on.
+    #[arg(long, env = "ROSTER_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    #[command(flatten)]
+    pub tuning: ServerTuning,
+}
+
+/// The server's limits; shared by `serve` and `demo`.
+#[derive(Debug, Args)]
+pub struct ServerTuning {
+    /// Requests per second allowed to a client without a limit of its own
+    /// (bursts of twice that); 0 disables rate limiting.
+    #[arg(long, env = "ROSTER_RATE_LIMIT", default_value_t = 50)]
+    pub rate_limit: u32,
+    /// Seconds during which a client may not reuse an X-Request-Id.
+    #[arg(long, env = "ROSTER_REQUEST_ID_WINDOW", default_value_t = 86_400)]
+    pub request_id_window: u64,
+    /// Most request ids remembered at once; past it the oldest are forgotten
+    /// first (about 56 bytes each).
+    #[arg(long, env = "ROSTER_REQUEST_ID_CAPACITY", default_value_t = 1_000_000)]
+    pub request_id_capacity: usize,
+    /// Redis URL (redis://HOST:PORT) to share rate limits and request ids
+    /// between instances; without it they live in this process.
+    #[arg(long, env = "ROSTER_REDIS")]
+    pub redis: Option<String>,
+    /// Seconds a request may take before it is answered 500.
+    #[arg(long, env = "ROSTER_REQUEST_TIMEOUT", default_value_t = 10)]
+    pub request_timeout: u64,
+    /// Longest accepted request URI (path and query), in bytes.
+    #[arg(long, env = "ROSTER_MAX_URI_BYTES", default_value_t = 8192)]
+    pub max_uri_bytes: usize,
+    /// Largest accepted request header section, in bytes.
+    #[arg(long, env = "ROSTER_MAX_HEADER_BYTES", default_value_t = 16_384)]
+    pub max_header_bytes: usize,
+    /// Requests worked on at once; more wait for their turn.
+    #[arg(long, env = "ROSTER_MAX_IN_FLIGHT", default_value_t = 512)]
+    pub max_in_flight: usize,
+    /// Open connections at once; more wait to be accepted.
+    #[arg(long, env = "ROSTER_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers (slow clients are
+    /// disconnected).
+    #[arg(long, env = "ROSTER_HEADER_READ_TIMEOUT", default_value_t = 10)]
+    pub header_read_timeout: u64,
+    /// Seconds requests in flight get to finish on SIGINT/SIGTERM.
+    #[arg(long, env = "ROSTER_SHUTDOWN_GRACE", default_value_t = 30)]
+    pub shutdown_grace: u64,
+    /// Log format on stderr.
+    #[arg(long, env = "ROSTER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl ServerTuning {
+    pub fn app_config(&self) -> Result<AppConfig> {
+        if self.redis.is_some() {
+            bail!("--redis: shared limits need Redis support, which this build does not have yet");
+        }
+        Ok(AppConfig {
+            rate_limit: self.rate_limit,
+            request_id_window: Duration::from_secs(self.request_id_window),
+            request_id_capacity: self.request_id_capacity,
+            limits: HttpLimits {
+                request_timeout: Duration::from_secs(self.request_timeout.max(1)),
+                max_uri_bytes: self.max_uri_bytes,
+                max_header_bytes: self.max_header_bytes,
+                max_in_flight: self.max_in_flight,
+                max_connections: self.max_connections,
+                header_read_timeout: Duration::from_secs(self.header_read_timeout.max(1)),
+                shutdown_grace: Duration::from_secs(self.shutdown_grace),
+                ..HttpLimits::default()
+            },
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub database: DatabaseArg,
+    /// NDJSON (one customer per line) or a JSON array of customers; `-` reads stdin.
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Create a client; prints its id (the API key) and its secret, once.
+    Create {
+        /// A name for the integration.
+        #[arg(long)]
+        name: String,
+        /// Reseller ids it may read, comma separated, or '*' for all.
+        #[arg(long)]
+        resellers: String,
+        /// Its own requests-per-second limit (0: unlimited); without it the
+        /// server's --rate-limit applies.
+        #[arg(long)]
+        rate_limit: Option<u32>,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// List clients (never their secrets).
+    List {
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// Disable a client; its tokens stop working within seconds.
+    Disable {
+        /// The client id.
+        id: String,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// Give a client a new secret; its tokens stop working within seconds.
+    RotateSecret {
+        /// The client id.
+        id: String,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Issue an access token to a client without its secret.
+    Issue {
+        #[arg(long)]
+        client_id: String,
+        /// Lifetime in seconds (default 24 h, at most 366 days).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=31_622_400))]
+        expires_in: Option<u64>,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Customers to generate when the demo database is new.
+    #[arg(long, default_value_t = 10_000)]
+    pub customers: u64,
+    /// Address to listen on.
+    #[arg(long, env = "ROSTER_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Database URL (a separate demo file by default, so real data stays untouched).
+    #[arg(long, env = "ROSTER_DATABASE", default_value = "sqlite://roster-demo.db")]
+    pub database: String,
+    #[command(flatten)]
+    pub tuning: ServerTuning,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// How many customers.
+    #[arg(long)]
+    pub customers: u64,
+    /// Over how many resellers (sizes are skewed: a few large, many small).
+    #[arg(long, default_value_t = 20)]
+    pub resellers: u32,
+    /// Random seed: the same seed gives the same data.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// Runs the command; `Err` ends the process with a message and exit code 1.
+pub async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Import(args) => {
+            let store = store::open(&args.database.database).await?;
+            let outcome = import::import_file(store, args.file).await?;
+            print_json(&json!({"records": outcome.records, "created": outcome.created, "updated": outcome.updated}));
+            Ok(())
+        }
+        Command::Clients(command) => clients(command).await,
+        Command::Tokens(TokensCommand::Issue {
+            client_id,
+            expires_in,
+            database,
+        }) => {
+            let store = store::open(&database.database).await?;
+            let token = issue_token(store.as_ref(), &client_id, expires_in).await?;
+            print_json(&json!({
+                "access_token": token.access_token,
+                "token_type": "bearer",
+                "expires_in": token.expires_in,
+            }));
+            Ok(())
+        }
+        Command::Demo(args) => demo::run(args).await,
+        Command::Generate(args) => {
+            let plan = Plan {
+                customers: args.customers,
+                resellers: args.resellers.max(1),
+                seed: args.seed,
+            };
+            match generate::write_ndjson(plan, std::io::stdout().lock()) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => other.context("writing customers"),
+            }
+        }
+    }
+}
+
+async fn clients(command: ClientsCommand) -> Result<()> {
+    match command {
+        ClientsCommand::Create {
+            name,
+            resellers,
+            rate_limit,
+            database,
+        } => {
+            let scope = ResellerScope::parse(&resellers).map_err(|e| anyhow::anyhow!("--resellers: {e}"))?;
+            let store = store::open(&database.database).await?;
+            let created = create_client(store.as_ref(), &name, scope, rate_limit).await?;
+            print_json(&json!({
+                "clientId": created.client.client_id,
+                "clientSecret": created.secret,
+                "resellers": created.client.scope.to_list(),
+            }));
+        }
+        ClientsCommand::List { database } => {
+            let store = store::open(&database.database).await?;
+            let clients: Vec<Value> = store
+                .clients()
+                .await?
+                .into_iter()
+                .map(|c| {
+                    json!({
+                        "clientId": c.client_id,
+                        "name": c.name,
+                        "resellers": c.scope.to_list(),
+                        "rateLimit": c.rate_limit,
+                        "enabled": c.enabled,
+                    })
+                })
+                .collect();
+            print_json(&Value::Array(clients));
+        }
+        ClientsCommand::Disable { id, database } => {
+            let store = store::open(&database.database).await?;
+            if !store.disable_client(&id).await? {
+                bail!("no client with id {id}");
+            }
+            print_json(&json!({"clientId": id, "enabled": false}));
+        }
+        ClientsCommand::RotateSecret { id, database } => {
+            let store = store::open(&database.database).await?;
+            let secret = rotate_secret(store.as_ref(), &id).await?;
+            print_json(&json!({"clientId": id, "clientSecret": secret}));
+        }
+    }
+    Ok(())
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let config = args.tuning.app_config()?;
+    let store = store::open(&args.database.database).await?;
+    let backend = store.backend();
+    let app = App::new(store, config).await?;
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    tracing::info!(address = %listener.local_addr()?, backend, "serving");
+    http::serve(app, listener, shutdown_signal()).await
+}
+
+/// Serves `app` on `listen` until SIGINT/SIGTERM (used by `demo` too).
+pub async fn serve_app(app: Arc<App>, listener: TcpListener) -> Result<()> {
+    http::serve(app, listener, shutdown_signal()).await
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutdown signal received");
+}
+
+fn print_json(value: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("JSON values serialise")
+    );
+}
+
+/// Logs go to stderr: `info` for the server commands, `warn` for the others,
+/// unless `ROSTER_LOG` (an `EnvFilter` directive such as `debug`) says otherwise.
+pub fn init_logging(cli: &Cli) {
+    let (format, default_level) = match &cli.command {
+        Command::Serve(args) => (args.tuning.log_format, "info"),
+        Command::Demo(args) => (args.tuning.log_format, "info"),
+        _ => (LogFormat::Text, "warn"),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ROSTER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+        LogFormat::Text => logs.init(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,476 @@
+//! The customer resource of SPEC §1: validation of an imported record and the
+//! one normalised JSON document Roster stores and then serves byte for byte.
+//!
+//! Normalising once, at import, is what lets a list request concatenate
+//! stored documents instead of re-serialising customers.
+
+use serde_json::{Map, Value};
+use time::{Date, Time};
+
+use super::pattern::fold;
+use super::query::parse_date;
+use super::status::Status;
+
+/// A validated customer, ready for the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerRecord {
+    pub customer_id: String,
+    pub reseller_id: String,
+    pub status: Status,
+    /// `creationDate` as Unix seconds.
+    pub created_at: i64,
+    /// The simple-case-folded company name: the key of `companyName` sorting
+    /// and `name` matching.
+    pub name_key: String,
+    /// The SPEC §1 JSON document, fields in order, defaults filled.
+    pub doc: String,
+}
+
+/// Why a record was refused: `"<field path>: <why>"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordError(pub String);
+
+impl std::fmt::Display for RecordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+const ADDRESS_FIELDS: [&str; 7] = [
+    "country",
+    "region",
+    "city",
+    "addressLine1",
+    "addressLine2",
+    "postalCode",
+    "phoneNumber",
+];
+
+impl CustomerRecord {
+    /// Validates one imported JSON value and normalises it.
+    pub fn from_json(value: Value) -> Result<Self, RecordError> {
+        let Value::Object(mut input) = value else {
+            return Err(RecordError("record: must be a JSON object".into()));
+        };
+        let mut fields = Fields {
+            map: &mut input,
+            path: "",
+        };
+        let mut doc = Map::new();
+
+        let external_reference_id = fields.string("externalReferenceId", Rule::max(35))?;
+        doc.insert("externalReferenceId".into(), external_reference_id.into());
+        let customer_id = fields.required_string("customerId", 40)?;
+        doc.insert("customerId".into(), customer_id.clone().into());
+        let reseller_id = fields.required_string("resellerId", 40)?;
+        doc.insert("resellerId".into(), reseller_id.clone().into());
+        let status_code = fields.required_string("status", 4)?;
+        let status = Status::parse(&status_code)
+            .ok_or_else(|| RecordError("status: must be one of 1000, 1002, 1004, 1010, 1012, 1014, 1026".into()))?;
+        doc.insert("status".into(), status_code.into());
+
+        let mut profile_input = match fields.take("companyProfile")? {
+            Some(Value::Object(map)) => map,
+            Some(_) => return Err(RecordError("companyProfile: must be an object".into())),
+            None => return Err(RecordError("companyProfile.companyName: is required".into())),
+        };
+        let (profile, company_name) = company_profile(&mut profile_input)?;
+        doc.insert("companyProfile".into(), Value::Object(profile));
+
+        let discounts = fields.array("discounts", |value, path| {
+            let Value::Object(mut map) = value else {
+                return Err(RecordError(format!("{path}: must be an object")));
+            };
+            let field_path = format!("{path}.");
+            let mut discount = Fields {
+                map: &mut map,
+                path: &field_path,
+            };
+            let mut out = Map::new();
+            let offer_type = discount.string("offerType", Rule::OneOf(&["LICENSE", "CONSUMABLES"]))?;
+            if offer_type.is_empty() {
+                return Err(RecordError(format!("{field_path}offerType: is required")));
+            }
+            out.insert("offerType".into(), offer_type.into());
+            out.insert("level".into(), discount.string("level", Rule::max(20))?.into());
+            out.append(&mut map);
+            Ok(Value::Object(out))
+        })?;
+        doc.insert("discounts".into(), discounts);
+        doc.insert("tags".into(), fields.string_array("tags")?);
+
+        let coterm = fields.string("cotermDate", Rule::Date)?;
+        doc.insert("cotermDate".into(), coterm.into());
+        let creation = fields.required_string("creationDate", 20)?;
+        let created_at = parse_creation_date(&creation)
+            .ok_or_else(|| RecordError("creationDate: must be a UTC timestamp YYYY-MM-DDTHH:MM:SSZ".into()))?;
+        doc.insert("creationDate".into(), creation.into());
+
+        let benefits = fields.array("benefits", |value, path| match value {
+            Value::Object(_) => Ok(value),
+            _ => Err(RecordError(format!("{path}: must be an object"))),
+        })?;
+        doc.insert("benefits".into(), benefits);
+        let global_sales = match fields.take("globalSalesEnabled")? {
+            None => false,
+            Some(Value::Bool(b)) => b,
+            Some(_) => return Err(RecordError("globalSalesEnabled: must be true or false".into())),
+        };
+        doc.insert("globalSalesEnabled".into(), global_sales.into());
+        if let Some(linked) = fields.take("linkedMembership")? {
+            doc.insert("linkedMembership".into(), linked);
+        }
+        // Whatever else the record carries is kept, in its own order.
+        doc.append(&mut input);
+
+        Ok(CustomerRecord {
+            customer_id,
+            reseller_id,
+            status,
+            created_at,
+            name_key: fold(&company_name),
+            doc: Value::Object(doc).to_string(),
+        })
+    }
+}
+
+fn company_profile(input: &mut Map<String, Value>) -> Result<(Map<String, Value>, String), RecordError> {
+    let mut fields = Fields {
+        map: input,
+        path: "companyProfile.",
+    };
+    let mut out = Map::new();
+    let company_name = fields.required_string("companyName", 250)?;
+    out.insert("companyName".into(), company_name.clone().into());
+    out.insert(
+        "preferredLanguage".into(),
+        fields.string("preferredLanguage", Rule::LanguageTag)?.into(),
+    );
+    out.insert(
+        "marketSegment".into(),
+        fields
+            .string("marketSegment", Rule::OneOf(&["COM", "EDU", "GOV"]))?
+            .into(),
+    );
+    out.insert("marketSubSegments".into(), fields.string_array("marketSubSegments")?);
+
+    let mut address = Map::new();
+    match fields.take("address")? {
+        None => {
+            for name in ADDRESS_FIELDS {
+                address.insert(name.into(), "".into());
+            }
+        }
+        Some(Value::Object(mut map)) => {
+            let mut address_fields = Fields {
+                map: &mut map,
+                path: "companyProfile.address.",
+            };
+            for name in ADDRESS_FIELDS {
+                address.insert(name.into(), address_fields.string(name, Rule::max(250))?.into());
+            }
+            address.append(&mut map);
+        }
+        Some(_) => return Err(RecordError("companyProfile.address: must be an object".into())),
+    }
+    out.insert("address".into(), Value::Object(address));
+
+    let contacts = fields.array("contacts", |value, path| {
+        let Value::Object(mut map) = value else {
+            return Err(RecordError(format!("{path}: must be an object")));
+        };
+        let field_path = format!("{path}.");
+        let mut contact = Fields {
+            map: &mut map,
+            path: &field_path,
+        };
+        let mut out = Map::new();
+        for name in ["firstName", "lastName", "email"] {
+            out.insert(name.into(), contact.string(name, Rule::max(250))?.into());
+        }
+        // A contact's phoneNumber appears only when the record has one.
+        if contact.map.get("phoneNumber").is_some_and(|v| !v.is_null()) {
+            out.insert(
+                "phoneNumber".into(),
+                contact.string("phoneNumber", Rule::max(250))?.into(),
+            );
+        } else {
+            contact.map.shift_remove("phoneNumber");
+        }
+        out.append(&mut map);
+        Ok(Value::Object(out))
+    })?;
+    out.insert("contacts".into(), contacts);
+    out.append(input);
+    Ok((out, company_name))
+}
+
+/// How an optional string field is checked.
+#[derive(Clone, Copy)]
+enum Rule {
+    /// At most this many characters.
+    MaxChars(usize),
+    /// "" or one of these.
+    OneOf(&'static [&'static str]),
+    /// "" or `YYYY-MM-DD`.
+    Date,
+    /// "" or an IETF language tag such as `en-US`.
+    LanguageTag,
+}
+
+impl Rule {
+    const fn max(chars: usize) -> Self {
+        Rule::MaxChars(chars)
+    }
+
+    fn check(self, value: &str) -> Result<(), String> {
+        match self {
+            Rule::MaxChars(max) if value.chars().count() > max => Err(format!("must be at most {max} characters")),
+            Rule::MaxChars(_) => Ok(()),
+            _ if value.is_empty() => Ok(()),
+            Rule::OneOf(allowed) if allowed.contains(&value) => Ok(()),
+            Rule::OneOf(allowed) => Err(format!("must be \"\" or one of {}", allowed.join(", "))),
+            Rule::Date if parse_date(value).is_some() => Ok(()),
+            Rule::Date => Err("must be \"\" or a date YYYY-MM-DD".into()),
+            Rule::LanguageTag if is_language_tag(value) => Ok(()),
+            Rule::LanguageTag => Err("must be an IETF language tag such as en-US".into()),
+        }
+    }
+}
+
+/// Takes named fields out of a JSON object; what is left afterwards is the
+/// record's unknown data, still in its original order.
+struct Fields<'a> {
+    map: &'a mut Map<String, Value>,
+    /// Prefix of error paths, e.g. `companyProfile.`.
+    path: &'a str,
+}
+
+impl Fields<'_> {
+    fn error(&self, name: &str, why: &str) -> RecordError {
+        RecordError(format!("{}{name}: {why}", self.path))
+    }
+
+    /// Removes `name`; an explicit `null` counts as absent.
+    fn take(&mut self, name: &str) -> Result<Option<Value>, RecordError> {
+        Ok(self.map.shift_remove(name).filter(|v| !v.is_null()))
+    }
+
+    fn string(&mut self, name: &str, rule: Rule) -> Result<String, RecordError> {
+        match self.take(name)? {
+            None => Ok(String::new()),
+            Some(Value::String(s)) => rule.check(&s).map(|()| s).map_err(|why| self.error(name, &why)),
+            Some(_) => Err(self.error(name, "must be a string")),
+        }
+    }
+
+    fn required_string(&mut self, name: &str, max_chars: usize) -> Result<String, RecordError> {
+        if self.map.get(name).is_none_or(Value::is_null) {
+            return Err(self.error(name, "is required"));
+        }
+        let value = self.string(name, Rule::max(max_chars))?;
+        if value.is_empty() {
+            return Err(self.error(name, "must not be empty"));
+        }
+        Ok(value)
+    }
+
+    fn array(
+        &mut self,
+        name: &str,
+        mut each: impl FnMut(Value, String) -> Result<Value, RecordError>,
+    ) -> Result<Value, RecordError> {
+        match self.take(name)? {
+            None => Ok(Value::Array(Vec::new())),
+            Some(Value::Array(items)) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| each(item, format!("{}{name}[{i}]", self.path)))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
+            Some(_) => Err(self.error(name, "must be an array")),
+        }
+    }
+
+    fn string_array(&mut self, name: &str) -> Result<Value, RecordError> {
+        self.array(name, |value, path| match value {
+            Value::String(_) => Ok(value),
+            _ => Err(RecordError(format!("{path}: must be a string"))),
+        })
+    }
+}
+
+/// Strict `YYYY-MM-DDTHH:MM:SSZ`, as Unix seconds.
+pub fn parse_creation_date(value: &str) -> Option<i64> {
+    let bytes = value.as_bytes();
+    if bytes.len() != 20 || bytes[10] != b'T' || bytes[19] != b'Z' || bytes[13] != b':' || bytes[16] != b':' {
+        return None;
+    }
+    let date: Date = parse_date(&value[..10])?;
+    let two = |at: usize| -> Option<u8> {
+        let digits = &value[at..at + 2];
+        digits
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| digits.parse().ok())?
+    };
+    let time = Time::from_hms(two(11)?, two(14)?, two(17)?).ok()?;
+    Some(date.with_time(time).assume_utc().unix_timestamp())
+}
+
+/// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn format_creation_date(seconds: i64) -> String {
+    let at = time::OffsetDateTime::from_unix_timestamp(seconds).expect("a stored creation date is in range");
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+}
+
+/// A BCP 47 tag in its common shape: a 2–8 letter language, then subtags of
+/// 1–8 letters or digits (`en`, `en-US`, `zh-Hant-TW`, `es-419`).
+fn is_language_tag(value: &str) -> bool {
+    let mut subtags = value.split('-');
+    let language_ok = subtags
+        .next()
+        .is_some_and(|l| (2..=8).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_alphabetic()));
+    language_ok && subtags.all(|s| (1..=8).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn minimal() -> Value {
+        json!({
+            "customerId": "C1",
+            "resellerId": "R1",
+            "status": "1000",
+            "companyProfile": {"companyName": "Acme GmbH"},
+            "creationDate": "2025-07-29T10:42:31Z"
+        })
+    }
+
+    #[test]
+    fn fills_defaults_in_spec_order() {
+        let record = CustomerRecord::from_json(minimal()).unwrap();
+        assert_eq!(
+            record.doc,
+            concat!(
+                r#"{"externalReferenceId":"","customerId":"C1","resellerId":"R1","status":"1000","#,
+                r#""companyProfile":{"companyName":"Acme GmbH","preferredLanguage":"","marketSegment":"","#,
+                r#""marketSubSegments":[],"address":{"country":"","region":"","city":"","addressLine1":"","#,
+                r#""addressLine2":"","postalCode":"","phoneNumber":""},"contacts":[]},"discounts":[],"#,
+                r#""tags":[],"cotermDate":"","creationDate":"2025-07-29T10:42:31Z","benefits":[],"#,
+                r#""globalSalesEnabled":false}"#
+            )
+        );
+        assert_eq!(record.name_key, "acme gmbh");
+        assert_eq!(record.created_at, 1_753_785_751);
+        assert_eq!(format_creation_date(record.created_at), "2025-07-29T10:42:31Z");
+    }
+
+    #[test]
+    fn keeps_unknown_data_after_named_fields() {
+        let mut value = minimal();
+        value["zeta"] = json!(1);
+        value["alpha"] = serde_json::from_str(r#"{"nested": [1.50, 12345678901234567890123]}"#).unwrap();
+        value["linkedMembership"] = json!({"type": "STANDARD", "id": "L1"});
+        value["companyProfile"]["contacts"] =
+            json!([{"email": "a@b.c", "phoneNumber": "+1 555", "role": "admin"}, {"firstName": "Jo"}]);
+        value["companyProfile"]["extra"] = json!(true);
+        value["benefits"] = json!([{"type": "THREE_YEAR_COMMIT", "commitment": {"minimumQuantities": [{"offerType": "LICENSE", "quantity": 10}]}}]);
+        value["discounts"] = json!([{"level": "02", "offerType": "LICENSE", "note": "x"}]);
+        let doc: Value = serde_json::from_str(&CustomerRecord::from_json(value).unwrap().doc).unwrap();
+        let top: Vec<_> = doc.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(top[10..], ["globalSalesEnabled", "linkedMembership", "zeta", "alpha"]);
+        assert!(
+            CustomerRecord::from_json(serde_json::from_str(&doc.to_string()).unwrap())
+                .unwrap()
+                .doc
+                .contains(r#""alpha":{"nested":[1.50,12345678901234567890123]}"#),
+            "numbers are kept as written"
+        );
+        assert_eq!(
+            doc["companyProfile"]["contacts"],
+            json!([
+                {"firstName": "", "lastName": "", "email": "a@b.c", "phoneNumber": "+1 555", "role": "admin"},
+                {"firstName": "Jo", "lastName": "", "email": ""}
+            ])
+        );
+        assert_eq!(
+            doc["discounts"],
+            json!([{"offerType": "LICENSE", "level": "02", "note": "x"}])
+        );
+        assert_eq!(
+            doc["companyProfile"].as_object().unwrap().keys().next_back().unwrap(),
+            "extra"
+        );
+    }
+
+    #[test]
+    fn refuses_bad_records_with_the_reason() {
+        let refuse = |edit: fn(&mut Value)| {
+            let mut value = minimal();
+            edit(&mut value);
+            CustomerRecord::from_json(value).unwrap_err().0
+        };
+        assert_eq!(refuse(|v| v["customerId"] = Value::Null), "customerId: is required");
+        assert_eq!(refuse(|v| v["customerId"] = json!("")), "customerId: must not be empty");
+        assert_eq!(
+            refuse(|v| v["customerId"] = json!("x".repeat(41))),
+            "customerId: must be at most 40 characters"
+        );
+        assert_eq!(refuse(|v| v["status"] = json!(1000)), "status: must be a string");
+        assert_eq!(
+            refuse(|v| v["status"] = json!("1001")),
+            "status: must be one of 1000, 1002, 1004, 1010, 1012, 1014, 1026"
+        );
+        assert_eq!(
+            refuse(|v| v["creationDate"] = json!("2025-07-29 10:42:31")),
+            "creationDate: must be a UTC timestamp YYYY-MM-DDTHH:MM:SSZ"
+        );
+        assert_eq!(
+            refuse(|v| v["creationDate"] = json!("2025-02-30T10:42:31Z")),
+            "creationDate: must be a UTC timestamp YYYY-MM-DDTHH:MM:SSZ"
+        );
+        assert_eq!(
+            refuse(|v| v["companyProfile"]["companyName"] = json!("é".repeat(251))),
+            "companyProfile.companyName: must be at most 250 characters"
+        );
+        assert_eq!(
+            refuse(|v| v["companyProfile"]["marketSegment"] = json!("BIZ")),
+            "companyProfile.marketSegment: must be \"\" or one of COM, EDU, GOV"
+        );
+        assert_eq!(
+            refuse(|v| v["companyProfile"]["contacts"] = json!([{"email": 5}])),
+            "companyProfile.contacts[0].email: must be a string"
+        );
+        assert_eq!(
+            refuse(|v| v["discounts"] = json!([{"offerType": "GIFT"}])),
+            "discounts[0].offerType: must be \"\" or one of LICENSE, CONSUMABLES"
+        );
+        assert_eq!(refuse(|v| v["tags"] = json!(["a", 1])), "tags[1]: must be a string");
+        assert_eq!(
+            refuse(|v| v["cotermDate"] = json!("2025-13-01")),
+            "cotermDate: must be \"\" or a date YYYY-MM-DD"
+        );
+        assert_eq!(refuse(|v| *v = json!([1])), "record: must be a JSON object");
+    }
+
+    #[test]
+    fn language_tags() {
+        for ok in ["en", "en-US", "zh-Hant-TW", "es-419"] {
+            assert!(is_language_tag(ok), "{ok}");
+        }
+        for bad in ["e", "en_US", "en-", "-US", "toolonglanguage"] {
+            assert!(!is_language_tag(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! The domain: validated values that the HTTP layer parses into and the
+//! catalog and the store work from. Nothing here knows about HTTP or SQL.
+
+pub mod customer;
+pub mod form;
+pub mod pattern;
+pub mod query;
+pub mod scope;
+pub mod status;
+
+pub use customer::{CustomerRecord, RecordError};
+pub use pattern::{NamePattern, PatternShape, fold};
+pub use query::{CreatedRange, Limit, ListQuery, SortKey, SortOrder};
+pub use scope::ResellerScope;
+pub use status::{Status, StatusSet};

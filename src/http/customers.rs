@@ -1,0 +1,209 @@
+//! `GET /v3/resellers/{reseller_id}/customers` (SPEC §2), its checks in the
+//! SPEC's order: token, API key, token binding, scope (auth) → rate limit →
+//! headers and parameters → reseller known → request-id replay → query.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+
+use super::error::{ApiError, Result, json_headers, whole_seconds};
+use super::middleware::{ClientId, RequestContext};
+use crate::app::App;
+use crate::domain::ListQuery;
+use crate::limits::{RateDecision, RatePolicy};
+
+static X_API_KEY: header::HeaderName = header::HeaderName::from_static("x-api-key");
+static RATELIMIT_POLICY: header::HeaderName = header::HeaderName::from_static("ratelimit-policy");
+static RATELIMIT: header::HeaderName = header::HeaderName::from_static("ratelimit");
+
+pub async fn list(
+    State(app): State<Arc<App>>,
+    Extension(context): Extension<RequestContext>,
+    reseller_id: std::result::Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    // An id that does not even decode can be no reseller's: it goes through
+    // the checks as an unknown one.
+    let reseller_id = reseller_id.map_or_else(|_| "\u{FFFD}".to_owned(), |Path(id)| id);
+    let mut seen = Seen::default();
+    let outcome = respond(&app, &context, &reseller_id, &headers, &uri, &mut seen).await;
+    let mut response = outcome.unwrap_or_else(IntoResponse::into_response);
+    if let Some(decision) = seen.rate {
+        rate_headers(response.headers_mut(), decision);
+    }
+    if let Some(client_id) = seen.client_id {
+        response.extensions_mut().insert(ClientId(client_id));
+    }
+    response
+}
+
+/// What the checks learnt, for headers and the log whatever the outcome.
+#[derive(Default)]
+struct Seen {
+    client_id: Option<Arc<str>>,
+    rate: Option<RateDecision>,
+}
+
+async fn respond(
+    app: &App,
+    context: &RequestContext,
+    reseller_id: &str,
+    headers: &HeaderMap,
+    uri: &Uri,
+    seen: &mut Seen,
+) -> Result<Response> {
+    // 1–4: token, API key, token issued to that key's client, scope.
+    let client = app
+        .auth
+        .authorize(
+            headers.get(header::AUTHORIZATION).map(HeaderValue::as_bytes),
+            headers.get(&X_API_KEY).map(HeaderValue::as_bytes),
+            reseller_id,
+        )
+        .await?;
+    seen.client_id = Some(client.client_id.as_str().into());
+
+    // 5: rate limit.
+    let decision = app.rate.check(&client);
+    seen.rate = Some(decision);
+    if let RateDecision::Denied { retry_after, .. } = decision {
+        return Err(ApiError::TooManyRequests { retry_after });
+    }
+
+    // 6: headers, then parameters.
+    check_headers(headers, context)?;
+    let query = ListQuery::parse(uri.query().unwrap_or_default()).map_err(ApiError::InvalidParameters)?;
+
+    // 7: the reseller exists.
+    if !app.catalog.reseller_known(reseller_id).await? {
+        return Err(ApiError::UnknownReseller);
+    }
+
+    // 8: the request id is new for this client; only now is it spent.
+    if context.supplied {
+        let request_id = context.id.to_str().expect("a valid request id is ASCII");
+        if !app.replay.first_use(&client.client_id, request_id) {
+            return Err(ApiError::DuplicateRequestId);
+        }
+    }
+
+    let body = app.catalog.page(reseller_id, &query).await?;
+    Ok((StatusCode::OK, json_headers(), body).into_response())
+}
+
+/// SPEC §2's header rules; every broken one is named.
+fn check_headers(headers: &HeaderMap, context: &RequestContext) -> Result<()> {
+    let mut problems = Vec::new();
+    if context.supplied_invalid {
+        problems.push("X-Request-Id: must be 1 to 128 visible ASCII characters".to_owned());
+    }
+    if headers.contains_key(header::ACCEPT) && !headers.get_all(header::ACCEPT).iter().any(accepts_json) {
+        problems.push("Accept: must allow application/json".to_owned());
+    }
+    if let Some(content_type) = headers.get(header::CONTENT_TYPE)
+        && !is_json_media_type(content_type)
+    {
+        problems.push("Content-Type: must be application/json".to_owned());
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidHeaders(problems))
+    }
+}
+
+/// Whether some media range with q > 0 admits `application/json`.
+fn accepts_json(value: &HeaderValue) -> bool {
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    value.split(',').any(|range| {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or_default().trim();
+        let admits = ["*/*", "application/*", "application/json"]
+            .iter()
+            .any(|m| media.eq_ignore_ascii_case(m));
+        let weight = parts
+            .filter_map(|p| p.split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
+            .map_or(Some(1.0), |(_, q)| {
+                q.trim().parse::<f32>().ok().filter(|q| (0.0..=1.0).contains(q))
+            });
+        admits && weight.is_some_and(|q| q > 0.0)
+    })
+}
+
+/// `application/json`, with or without parameters such as a charset.
+fn is_json_media_type(value: &HeaderValue) -> bool {
+    value.to_str().is_ok_and(|v| {
+        v.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .eq_ignore_ascii_case("application/json")
+    })
+}
+
+/// `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers):
+/// the bucket holds 2N requests and refills at N/s, i.e. 2N per 2 s.
+fn rate_headers(headers: &mut HeaderMap, decision: RateDecision) {
+    let (policy, remaining, reset) = match decision {
+        RateDecision::Unlimited => return,
+        RateDecision::Allowed {
+            policy,
+            remaining,
+            full_in,
+        } => (policy, remaining, whole_seconds(full_in)),
+        RateDecision::Denied { policy, retry_after } => (policy, 0, whole_seconds(retry_after)),
+    };
+    let RatePolicy { rate, burst } = policy;
+    let window = burst.div_ceil(rate);
+    let policy = format!("\"client\";q={burst};w={window}");
+    let state = format!("\"client\";r={remaining};t={reset}");
+    headers.insert(RATELIMIT_POLICY.clone(), HeaderValue::try_from(policy).expect("ASCII"));
+    headers.insert(RATELIMIT.clone(), HeaderValue::try_from(state).expect("ASCII"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_ranges() {
+        let accepts = |v: &'static str| accepts_json(&HeaderValue::from_static(v));
+        for ok in [
+            "application/json",
+            "*/*",
+            "application/*",
+            "text/html, application/json;q=0.5",
+            "APPLICATION/JSON; charset=utf-8",
+            "text/plain;q=1, */*;q=0.1",
+        ] {
+            assert!(accepts(ok), "{ok}");
+        }
+        for bad in [
+            "text/html",
+            "application/xml",
+            "application/json;q=0",
+            "*/*;q=0.0",
+            "application/json;q=x",
+        ] {
+            assert!(!accepts(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn content_types() {
+        assert!(is_json_media_type(&HeaderValue::from_static("application/json")));
+        assert!(is_json_media_type(&HeaderValue::from_static(
+            "application/json; charset=utf-8"
+        )));
+        assert!(!is_json_media_type(&HeaderValue::from_static("text/plain")));
+        assert!(!is_json_media_type(&HeaderValue::from_static("application/jsonx")));
+    }
+}

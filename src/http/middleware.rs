@@ -1,0 +1,172 @@
+//! What every request passes through, outermost first: request id and the
+//! access log, panic → 500, timeout → 500, size limits, the in-flight limit.
+//! Each answers in SPEC §3's JSON shape, so no limit leaks a bare body.
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderName, HeaderValue};
+use tokio::sync::Semaphore;
+
+use super::HttpLimits;
+use super::error::{ApiError, InternalCause};
+
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub static X_CORRELATION_ID: HeaderName = HeaderName::from_static("x-correlation-id");
+
+/// The request's id, as every response echoes it.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub id: HeaderValue,
+    /// The partner sent this id (so it counts for replay).
+    pub supplied: bool,
+    /// The partner sent an id that breaks SPEC §2's rule; `id` is a
+    /// generated one and the request is refused with 1117 at check 6.
+    pub supplied_invalid: bool,
+}
+
+/// Which route answered, for the access log.
+#[derive(Clone)]
+struct RouteTemplate(MatchedPath);
+
+/// The authenticated client, for the access log.
+#[derive(Clone)]
+pub struct ClientId(pub Arc<str>);
+
+/// 1–128 visible ASCII characters (SPEC §2).
+fn valid_request_id(value: &HeaderValue) -> bool {
+    (1..=128).contains(&value.len()) && value.as_bytes().iter().all(u8::is_ascii_graphic)
+}
+
+fn generated_id() -> HeaderValue {
+    HeaderValue::try_from(uuid::Uuid::new_v4().to_string()).expect("a UUID is a valid header value")
+}
+
+/// Gives each request its id, echoes it (and `X-Correlation-Id`) on the
+/// response, and writes one access-log line.
+pub async fn request_context(mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let context = match request.headers().get(&X_REQUEST_ID) {
+        Some(id) if valid_request_id(id) => RequestContext {
+            id: id.clone(),
+            supplied: true,
+            supplied_invalid: false,
+        },
+        given => RequestContext {
+            id: generated_id(),
+            supplied: false,
+            supplied_invalid: given.is_some(),
+        },
+    };
+    let correlation_id = request.headers().get(&X_CORRELATION_ID).cloned();
+    request.extensions_mut().insert(context.clone());
+
+    let mut response = next.run(request).await;
+
+    let headers = response.headers_mut();
+    headers.insert(X_REQUEST_ID.clone(), context.id.clone());
+    if let Some(correlation_id) = correlation_id {
+        headers.insert(X_CORRELATION_ID.clone(), correlation_id);
+    }
+    let status = response.status().as_u16();
+    let route = response.extensions().get::<RouteTemplate>().map(|r| r.0.as_str());
+    let client_id = response.extensions().get::<ClientId>().map(|c| &*c.0);
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let request_id = context.id.to_str().unwrap_or_default();
+    match response.extensions().get::<InternalCause>() {
+        Some(cause) => tracing::error!(
+            target: "roster::access",
+            %method, route, status, latency_ms, request_id, client_id, cause = %cause.0,
+            "request failed"
+        ),
+        None => tracing::info!(
+            target: "roster::access",
+            %method, route, status, latency_ms, request_id, client_id,
+            "request"
+        ),
+    }
+    response
+}
+
+/// Copies the matched route template onto the response for the access log
+/// (the outer middleware runs before routing and cannot see it).
+pub async fn record_route(request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let mut response = next.run(request).await;
+    if let Some(route) = route {
+        response.extensions_mut().insert(RouteTemplate(route));
+    }
+    response
+}
+
+/// Answers 500 1124 when a request runs past the timeout; the work is dropped.
+pub async fn timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout.into_response(),
+    }
+}
+
+/// Refuses over-long URIs (414) and oversized header sections (431) in JSON,
+/// well below hyper's own buffer limit, which could only close the connection.
+pub async fn size_limits(State(limits): State<Arc<HttpLimits>>, request: Request, next: Next) -> Response {
+    let uri_bytes = request.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if uri_bytes > limits.max_uri_bytes {
+        return ApiError::UriTooLong {
+            max_bytes: limits.max_uri_bytes,
+        }
+        .into_response();
+    }
+    let header_bytes: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if header_bytes > limits.max_header_bytes {
+        return ApiError::HeadersTooLarge {
+            max_bytes: limits.max_header_bytes,
+        }
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// At most `--max-in-flight` requests are worked on at once; the others wait
+/// their turn (back-pressure) within their timeout.
+pub async fn in_flight(State(permits): State<Arc<Semaphore>>, request: Request, next: Next) -> Response {
+    let _permit = permits
+        .acquire()
+        .await
+        .expect("the in-flight semaphore is never closed");
+    next.run(request).await
+}
+
+/// The response to a panic in a handler: 500 1124, the message only logged.
+pub fn panic_response(payload: Box<dyn Any + Send + 'static>) -> Response {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a handler panicked".into());
+    ApiError::Internal(anyhow::anyhow!("panic: {message}")).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_id_rule() {
+        assert!(valid_request_id(&HeaderValue::from_static("abc-123_X:/")));
+        assert!(valid_request_id(&HeaderValue::from_str(&"a".repeat(128)).unwrap()));
+        assert!(!valid_request_id(&HeaderValue::from_str(&"a".repeat(129)).unwrap()));
+        assert!(!valid_request_id(&HeaderValue::from_static("")));
+        assert!(!valid_request_id(&HeaderValue::from_static("has space")));
+        assert!(!valid_request_id(&HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap()));
+    }
+}

@@ -1,0 +1,137 @@
+//! The HTTP surface: the router, its middleware, and [`serve`], which runs it
+//! on a listener the caller bound until the caller's shutdown signal.
+
+pub mod customers;
+pub mod error;
+pub mod health;
+pub mod middleware;
+pub mod token;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, post};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::app::App;
+pub use error::ApiError;
+
+/// Resource limits of the server (`roster serve --help` lists the flags).
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// A request running longer is answered 500 1124.
+    pub request_timeout: Duration,
+    /// Longest accepted path and query, in bytes (else 414).
+    pub max_uri_bytes: usize,
+    /// Largest accepted header section, in bytes (else 431).
+    pub max_header_bytes: usize,
+    /// Requests worked on at once; more wait for a turn.
+    pub max_in_flight: usize,
+    /// Open connections at once; past it, new connections wait to be accepted.
+    pub max_connections: usize,
+    /// A client must send a request's headers within this time, or the
+    /// connection is closed (slow-client protection).
+    pub header_read_timeout: Duration,
+    /// Largest token-request body, in bytes.
+    pub max_body_bytes: usize,
+    /// On shutdown, how long requests in flight may take to finish.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            request_timeout: Duration::from_secs(10),
+            max_uri_bytes: 8 * 1024,
+            max_header_bytes: 16 * 1024,
+            max_in_flight: 512,
+            max_connections: 4096,
+            header_read_timeout: Duration::from_secs(10),
+            max_body_bytes: 16 * 1024,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Every route, behind the middleware of [`middleware`].
+pub fn router(app: Arc<App>) -> Router {
+    let limits = Arc::new(app.limits.clone());
+    let in_flight = Arc::new(Semaphore::new(limits.max_in_flight.max(1)));
+    Router::new()
+        .route("/v3/resellers/{reseller_id}/customers", get(customers::list))
+        .route("/ims/token/v3", post(token::issue))
+        .route("/healthz", get(health::health))
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .route_layer(from_fn(middleware::record_route))
+        .layer(from_fn_with_state(in_flight, middleware::in_flight))
+        .layer(from_fn_with_state(limits.clone(), middleware::size_limits))
+        .layer(from_fn_with_state(limits.request_timeout, middleware::timeout))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(from_fn(middleware::request_context))
+        .with_state(app)
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then stops
+/// accepting, lets requests in flight finish (up to the grace period) and
+/// returns.
+pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let limits = app.limits.clone();
+    let router = router(app);
+    let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        // Room above our own 431 limit, so oversized headers get JSON from
+        // `size_limits` rather than a bare 431 from hyper.
+        .max_buf_size((limits.max_header_bytes + limits.max_uri_bytes) * 2 + 8192)
+        .max_headers(256);
+    let mut shutdown = std::pin::pin!(shutdown);
+
+    loop {
+        let permit = tokio::select! {
+            permit = connections.clone().acquire_owned() => permit.expect("never closed"),
+            () = &mut shutdown => break,
+        };
+        let (stream, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Typically out of file descriptors: back off, don't spin.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router.clone()));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+
+    drop(listener);
+    tracing::info!("shutting down: finishing requests in flight");
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = tokio::time::sleep(limits.shutdown_grace) => {
+            tracing::warn!(grace_secs = limits.shutdown_grace.as_secs(), "grace period over; dropping connections");
+        }
+    }
+    Ok(())
+}

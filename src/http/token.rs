@@ -1,0 +1,191 @@
+//! `POST /ims/token/v3` (SPEC §4): the OAuth 2.0 client-credentials grant.
+//! Errors here follow RFC 6749 §5.2 (`{"error": …}`), as OAuth clients expect.
+
+use std::sync::Arc;
+
+use axum::body::{Body, to_bytes};
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde_json::json;
+
+use crate::app::App;
+use crate::auth::clients::token_for;
+use crate::auth::secret::{decoy_hash, verify_secret};
+use crate::auth::token::DEFAULT_TTL_SECS;
+use crate::domain::form;
+
+/// An RFC 6749 §5.2 error.
+#[derive(Debug, PartialEq, Eq)]
+enum OAuthError {
+    InvalidRequest(&'static str),
+    /// Bad or missing client credentials; `basic` when they came as HTTP Basic.
+    InvalidClient {
+        basic: bool,
+    },
+    UnsupportedGrantType,
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let (status, body) = match &self {
+            OAuthError::InvalidRequest(why) => (
+                StatusCode::BAD_REQUEST,
+                json!({"error": "invalid_request", "error_description": why}),
+            ),
+            OAuthError::InvalidClient { .. } => (StatusCode::UNAUTHORIZED, json!({"error": "invalid_client"})),
+            OAuthError::UnsupportedGrantType => (StatusCode::BAD_REQUEST, json!({"error": "unsupported_grant_type"})),
+        };
+        let mut response = (status, no_store_headers(), body.to_string()).into_response();
+        if let OAuthError::InvalidClient { basic: true } = self {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"roster\""),
+            );
+        }
+        response
+    }
+}
+
+fn no_store_headers() -> [(header::HeaderName, HeaderValue); 3] {
+    [
+        (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (header::PRAGMA, HeaderValue::from_static("no-cache")),
+    ]
+}
+
+pub async fn issue(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+    match grant(&app, &headers, body).await {
+        Ok(response) => response,
+        Err(Failure::OAuth(error)) => error.into_response(),
+        Err(Failure::Internal(error)) => super::ApiError::Internal(error).into_response(),
+    }
+}
+
+enum Failure {
+    OAuth(OAuthError),
+    Internal(anyhow::Error),
+}
+
+impl From<OAuthError> for Failure {
+    fn from(error: OAuthError) -> Self {
+        Failure::OAuth(error)
+    }
+}
+
+/// The credentials a request presents, however it presents them.
+struct Credentials {
+    client_id: String,
+    secret: String,
+    basic: bool,
+}
+
+async fn grant(app: &App, headers: &HeaderMap, body: Body) -> Result<Response, Failure> {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(OAuthError::InvalidRequest("the body must be application/x-www-form-urlencoded").into());
+    }
+    let body = to_bytes(body, app.limits.max_body_bytes)
+        .await
+        .map_err(|_| OAuthError::InvalidRequest("the body is too large"))?;
+    let body = std::str::from_utf8(&body).map_err(|_| OAuthError::InvalidRequest("the body must be UTF-8"))?;
+
+    let mut params: Vec<(String, String)> = Vec::new();
+    for (key, value) in form::pairs(body) {
+        let value = value.map_err(|_| OAuthError::InvalidRequest("parameters must be UTF-8"))?;
+        if params.iter().any(|(k, _)| *k == key) {
+            // RFC 6749 §3.2: parameters must not be repeated.
+            return Err(OAuthError::InvalidRequest("a parameter is repeated").into());
+        }
+        params.push((key, value));
+    }
+    let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+
+    match param("grant_type") {
+        None => return Err(OAuthError::InvalidRequest("grant_type is required").into()),
+        Some("client_credentials") => {}
+        Some(_) => return Err(OAuthError::UnsupportedGrantType.into()),
+    }
+    let credentials = credentials(headers, param("client_id"), param("client_secret"))?;
+
+    let client = app
+        .store
+        .client(&credentials.client_id)
+        .await
+        .map_err(Failure::Internal)?;
+    let hash = client
+        .as_ref()
+        .map_or_else(|| decoy_hash().to_owned(), |c| c.secret_hash.clone());
+    // argon2 is deliberately slow: run it off the async threads, a bounded
+    // number at a time, so a flood of logins cannot starve the API.
+    let _turn = app
+        .secret_checks
+        .acquire()
+        .await
+        .expect("the secret-check semaphore is never closed");
+    let secret = credentials.secret;
+    let matches = tokio::task::spawn_blocking(move || verify_secret(&secret, &hash))
+        .await
+        .map_err(|e| Failure::Internal(e.into()))?;
+    let client = client
+        .filter(|c| matches && c.enabled)
+        .ok_or(OAuthError::InvalidClient {
+            basic: credentials.basic,
+        })?;
+
+    let token = token_for(app.auth.signer(), &client, DEFAULT_TTL_SECS);
+    let body = json!({
+        "access_token": token.access_token,
+        "token_type": "bearer",
+        "expires_in": token.expires_in,
+    });
+    Ok((StatusCode::OK, no_store_headers(), body.to_string()).into_response())
+}
+
+/// `client_secret_basic` or `client_secret_post`, never both (RFC 6749 §2.3.1).
+fn credentials(headers: &HeaderMap, id: Option<&str>, secret: Option<&str>) -> Result<Credentials, OAuthError> {
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"));
+    match (basic, secret) {
+        (Some(_), Some(_)) => Err(OAuthError::InvalidRequest(
+            "use one client authentication method, not two",
+        )),
+        (Some((_, encoded)), None) => {
+            let invalid = OAuthError::InvalidClient { basic: true };
+            let decoded = STANDARD
+                .decode(encoded.trim())
+                .map_err(|_| OAuthError::InvalidClient { basic: true })?;
+            let decoded = String::from_utf8(decoded).map_err(|_| OAuthError::InvalidClient { basic: true })?;
+            let (user, password) = decoded.split_once(':').ok_or(invalid)?;
+            // Basic credentials are form-encoded before base64 (RFC 6749 §2.3.1).
+            let client_id = form::decode(user).map_err(|_| OAuthError::InvalidClient { basic: true })?;
+            let secret = form::decode(password).map_err(|_| OAuthError::InvalidClient { basic: true })?;
+            if id.is_some_and(|id| id != client_id) {
+                return Err(OAuthError::InvalidRequest(
+                    "client_id differs from the Basic credentials",
+                ));
+            }
+            Ok(Credentials {
+                client_id,
+                secret,
+                basic: true,
+            })
+        }
+        (None, Some(secret)) => Ok(Credentials {
+            client_id: id.ok_or(OAuthError::InvalidClient { basic: false })?.to_owned(),
+            secret: secret.to_owned(),
+            basic: false,
+        }),
+        (None, None) => Err(OAuthError::InvalidClient { basic: false }),
+    }
+}

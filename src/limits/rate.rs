@@ -1,0 +1,171 @@
+//! Per-client rate limiting (SPEC §5): N requests/s with bursts of 2N, as
+//! GCRA, from governor. Checked after authentication, so requests without
+//! a valid token and key never spend a client's quota.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter as Gcra};
+
+use crate::store::ClientRecord;
+
+type Bucket = Gcra<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>;
+
+/// A client's limit as the `RateLimit-Policy` header describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RatePolicy {
+    /// Requests per second.
+    pub rate: u32,
+    /// The bucket size: twice the rate.
+    pub burst: u32,
+}
+
+impl RatePolicy {
+    fn new(rate: NonZeroU32) -> Self {
+        RatePolicy {
+            rate: rate.get(),
+            burst: rate.get().saturating_mul(2),
+        }
+    }
+}
+
+/// The outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateDecision {
+    /// The client has no limit (0).
+    Unlimited,
+    Allowed {
+        policy: RatePolicy,
+        /// Requests left in the bucket after this one.
+        remaining: u32,
+        /// Until the bucket is full again.
+        full_in: Duration,
+    },
+    Denied {
+        policy: RatePolicy,
+        /// Until the next request would be allowed.
+        retry_after: Duration,
+    },
+}
+
+pub struct RateLimiter {
+    /// `serve --rate-limit`: the limit of clients without their own (0: none).
+    default_rate: u32,
+    clock: DefaultClock,
+    buckets: RwLock<HashMap<String, Arc<(u32, Bucket)>>>,
+}
+
+impl RateLimiter {
+    pub fn new(default_rate: u32) -> Self {
+        RateLimiter {
+            default_rate,
+            clock: DefaultClock::default(),
+            buckets: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The limit that applies to `client`: its own, else the server's.
+    pub fn rate_of(&self, client: &ClientRecord) -> Option<NonZeroU32> {
+        NonZeroU32::new(client.rate_limit.unwrap_or(self.default_rate))
+    }
+
+    /// Spends one request of `client`'s quota, if it has one left.
+    pub fn check(&self, client: &ClientRecord) -> RateDecision {
+        let Some(rate) = self.rate_of(client) else {
+            return RateDecision::Unlimited;
+        };
+        let policy = RatePolicy::new(rate);
+        let bucket = self.bucket(&client.client_id, rate);
+        match bucket.1.check() {
+            Ok(state) => {
+                let remaining = state.remaining_burst_capacity();
+                let spent = policy.burst.saturating_sub(remaining);
+                RateDecision::Allowed {
+                    policy,
+                    remaining,
+                    full_in: Duration::from_secs_f64(f64::from(spent) / f64::from(policy.rate)),
+                }
+            }
+            Err(not_until) => RateDecision::Denied {
+                policy,
+                retry_after: not_until.wait_time_from(self.clock.now()),
+            },
+        }
+    }
+
+    /// The client's bucket, (re)made when its rate changed.
+    fn bucket(&self, client_id: &str, rate: NonZeroU32) -> Arc<(u32, Bucket)> {
+        if let Some(bucket) = self.buckets.read().expect("rate lock").get(client_id)
+            && bucket.0 == rate.get()
+        {
+            return bucket.clone();
+        }
+        let burst = NonZeroU32::new(rate.get().saturating_mul(2)).expect("twice a non-zero rate");
+        let quota = Quota::per_second(rate).allow_burst(burst);
+        let bucket = Arc::new((
+            rate.get(),
+            Gcra::direct_with_clock(quota, self.clock.clone()).with_middleware::<StateInformationMiddleware>(),
+        ));
+        let mut buckets = self.buckets.write().expect("rate lock");
+        match buckets.get(client_id) {
+            Some(existing) if existing.0 == rate.get() => existing.clone(),
+            _ => {
+                buckets.insert(client_id.to_owned(), bucket.clone());
+                bucket
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ResellerScope;
+
+    fn client(rate_limit: Option<u32>) -> ClientRecord {
+        ClientRecord {
+            client_id: "c1".into(),
+            name: "test".into(),
+            secret_hash: String::new(),
+            scope: ResellerScope::All,
+            rate_limit,
+            enabled: true,
+            token_epoch: 0,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn allows_a_burst_of_twice_the_rate_then_denies() {
+        let limiter = RateLimiter::new(50);
+        let client = client(Some(2));
+        for left in (0..4).rev() {
+            match limiter.check(&client) {
+                RateDecision::Allowed { policy, remaining, .. } => {
+                    assert_eq!(policy, RatePolicy { rate: 2, burst: 4 });
+                    assert_eq!(remaining, left);
+                }
+                other => panic!("expected allowed, got {other:?}"),
+            }
+        }
+        match limiter.check(&client) {
+            RateDecision::Denied { retry_after, .. } => {
+                assert!(retry_after > Duration::ZERO && retry_after <= Duration::from_millis(500));
+            }
+            other => panic!("expected denied, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn own_limit_wins_and_zero_is_unlimited() {
+        assert_eq!(RateLimiter::new(0).check(&client(None)), RateDecision::Unlimited);
+        assert_eq!(RateLimiter::new(50).check(&client(Some(0))), RateDecision::Unlimited);
+        let limiter = RateLimiter::new(0);
+        assert!(matches!(limiter.check(&client(Some(1))), RateDecision::Allowed { .. }));
+    }
+}

@@ -1,0 +1,172 @@
+//! Storage: the one [`Store`] trait the rest of Roster talks to, and one
+//! module per backend (embedded SQLite, PostgreSQL), each with its migrations.
+//!
+//! The database is the system of record. List queries are answered by the
+//! in-memory catalog (`crate::catalog`), which the store feeds with
+//! [`Store::load_catalog`] and serves pages from with [`Store::fetch_page`];
+//! the data `generation`, bumped by every import, keeps the two consistent.
+
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use anyhow::{Result, bail};
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+use crate::catalog::IndexBuilder;
+use crate::domain::{CustomerRecord, ResellerScope};
+
+/// Everything Roster keeps, whatever the database.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`, for logs.
+    fn backend(&self) -> &'static str;
+
+    /// The current data generation (bumped by each committed import).
+    async fn generation(&self) -> Result<i64>;
+
+    /// Feeds every customer's index fields to `builder`, from one consistent
+    /// snapshot, and returns it with that snapshot's generation.
+    async fn load_catalog(&self, builder: IndexBuilder) -> Result<(i64, IndexBuilder)>;
+
+    /// Appends the stored documents of `rows` (in that order, comma
+    /// separated) to `body`, from a snapshot at `generation`. `None` when the
+    /// data has moved on to another generation: the caller's index is stale.
+    async fn fetch_page(&self, generation: i64, rows: Vec<i64>, body: Vec<u8>) -> Result<Option<Vec<u8>>>;
+
+    /// Whether some client's scope names this reseller explicitly (SPEC §3,
+    /// 1115: a reseller is known if it has customers or a scope names it).
+    async fn reseller_in_any_scope(&self, reseller_id: &str) -> Result<bool>;
+
+    /// Upserts every record the channel carries in one transaction, which
+    /// commits only on [`ImportItem::End`]; anything else (an
+    /// [`ImportItem::Abort`], or the sender going away) rolls it back.
+    async fn import(&self, records: mpsc::Receiver<ImportItem>) -> Result<ImportOutcome>;
+
+    async fn insert_client(&self, client: &ClientRecord) -> Result<()>;
+    async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>>;
+    async fn clients(&self) -> Result<Vec<ClientRecord>>;
+    /// Disables a client and revokes its tokens; `false` if there is no such client.
+    async fn disable_client(&self, client_id: &str) -> Result<bool>;
+    /// Replaces a client's secret hash and revokes its tokens; `false` if
+    /// there is no such client.
+    async fn replace_secret(&self, client_id: &str, secret_hash: &str) -> Result<bool>;
+
+    /// The key that signs access tokens, shared by every instance on this
+    /// database; created by the first migration run.
+    async fn token_key(&self) -> Result<Vec<u8>>;
+}
+
+/// One step of an import stream.
+#[derive(Debug)]
+pub enum ImportItem {
+    Record(Box<CustomerRecord>),
+    /// The reader found a bad record: roll back.
+    Abort,
+    /// Every record was read and valid: commit.
+    End,
+}
+
+/// What a committed import did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportOutcome {
+    pub records: u64,
+    /// Customers that did not exist before.
+    pub created: u64,
+    /// Records that replaced an existing customer (or an earlier record of
+    /// the same file).
+    pub updated: u64,
+}
+
+impl ImportOutcome {
+    pub fn from_counts(records: u64, rows_before: u64, rows_after: u64) -> Self {
+        let created = rows_after.saturating_sub(rows_before);
+        Self {
+            records,
+            created,
+            updated: records - created,
+        }
+    }
+}
+
+/// A partner integration (SPEC §4), as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientRecord {
+    /// The client id, which is also its API key.
+    pub client_id: String,
+    pub name: String,
+    /// The secret's argon2 PHC string; the secret itself is never stored.
+    pub secret_hash: String,
+    pub scope: ResellerScope,
+    /// Requests per second; `None` follows the server's `--rate-limit`, 0 is unlimited.
+    pub rate_limit: Option<u32>,
+    pub enabled: bool,
+    /// Bumped when the client is disabled or its secret rotated: tokens
+    /// carry the epoch they were issued at, so older ones stop working.
+    pub token_epoch: i64,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// Where the data lives, from `--database`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<Self> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                bail!("--database: sqlite:// needs a file path, e.g. sqlite://roster.db");
+            }
+            return Ok(DatabaseUrl::Sqlite(path.into()));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(url.to_owned()));
+        }
+        bail!("--database must be sqlite://PATH or postgres://…")
+    }
+}
+
+/// Opens the database `url` names and brings its schema up to date.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    match DatabaseUrl::parse(url)? {
+        DatabaseUrl::Sqlite(path) => Ok(Arc::new(sqlite::SqliteStore::open(path).await?)),
+        DatabaseUrl::Postgres(_) => bail!("PostgreSQL support is not built yet"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://roster.db").unwrap(),
+            DatabaseUrl::Sqlite("roster.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///var/lib/roster.db").unwrap(),
+            DatabaseUrl::Sqlite("/var/lib/roster.db".into())
+        );
+        assert!(DatabaseUrl::parse("postgres://u@localhost/db").is_ok());
+        assert!(DatabaseUrl::parse("roster.db").is_err());
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn import_counts() {
+        assert_eq!(
+            ImportOutcome::from_counts(5, 10, 13),
+            ImportOutcome {
+                records: 5,
+                created: 3,
+                updated: 2
+            }
+        );
+    }
+}
