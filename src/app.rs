@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Result;
 use tokio::sync::Semaphore;
 
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, CLIENT_CACHE_TTL};
 use crate::catalog::Catalog;
 use crate::http::HttpLimits;
 use crate::limits::{RateLimiter, ReplayWindow};
@@ -21,6 +21,8 @@ pub struct AppConfig {
     pub request_id_window: Duration,
     /// Most request ids remembered at once (oldest forgotten first).
     pub request_id_capacity: usize,
+    /// How long a client record (enabled, token epoch) is cached.
+    pub client_cache_ttl: Duration,
     pub limits: HttpLimits,
 }
 
@@ -30,6 +32,7 @@ impl Default for AppConfig {
             rate_limit: 50,
             request_id_window: Duration::from_secs(86_400),
             request_id_capacity: 1_000_000,
+            client_cache_ttl: CLIENT_CACHE_TTL,
             limits: HttpLimits::default(),
         }
     }
@@ -49,7 +52,7 @@ pub struct App {
 impl App {
     pub async fn new(store: Arc<dyn Store>, config: AppConfig) -> Result<Arc<App>> {
         let catalog = Catalog::load(store.clone()).await?;
-        let auth = Authenticator::new(store.clone()).await?;
+        let auth = Authenticator::new(store.clone(), config.client_cache_ttl).await?;
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Ok(Arc::new(App {
             store,

@@ -123,6 +123,7 @@ impl ServerTuning {
             rate_limit: self.rate_limit,
             request_id_window: Duration::from_secs(self.request_id_window),
             request_id_capacity: self.request_id_capacity,
+            client_cache_ttl: crate::auth::CLIENT_CACHE_TTL,
             limits: HttpLimits {
                 request_timeout: Duration::from_secs(self.request_timeout.max(1)),
                 max_uri_bytes: self.max_uri_bytes,

@@ -15,9 +15,9 @@ pub use token::{TokenClaims, TokenError, TokenSigner, new_token_key};
 
 use crate::store::{ClientRecord, Store};
 
-/// How long a client record is trusted before it is read again. Disabling a
-/// client or rotating its secret reaches every instance within this time
-/// (SPEC §4 allows 5 s).
+/// How long a client record is trusted before it is read again, by default.
+/// Disabling a client or rotating its secret reaches every instance within
+/// this time (SPEC §4 allows 5 s).
 pub const CLIENT_CACHE_TTL: Duration = Duration::from_secs(2);
 /// Bound on cached client records (unknown API keys are cached too, briefly).
 const CLIENT_CACHE_MAX: usize = 65_536;
@@ -39,6 +39,7 @@ pub enum AuthError {
 pub struct Authenticator {
     store: Arc<dyn Store>,
     signer: TokenSigner,
+    client_ttl: Duration,
     clients: RwLock<HashMap<String, CachedClient>>,
 }
 
@@ -49,11 +50,12 @@ struct CachedClient {
 }
 
 impl Authenticator {
-    pub async fn new(store: Arc<dyn Store>) -> Result<Self> {
+    pub async fn new(store: Arc<dyn Store>, client_ttl: Duration) -> Result<Self> {
         let signer = TokenSigner::new(store.token_key().await?);
         Ok(Authenticator {
             store,
             signer,
+            client_ttl,
             clients: RwLock::new(HashMap::new()),
         })
     }
@@ -99,14 +101,14 @@ impl Authenticator {
     /// The client record, from the cache while it is fresh.
     pub async fn client(&self, client_id: &str) -> Result<Option<Arc<ClientRecord>>> {
         if let Some(cached) = self.clients.read().expect("client cache lock").get(client_id)
-            && cached.read_at.elapsed() < CLIENT_CACHE_TTL
+            && cached.read_at.elapsed() < self.client_ttl
         {
             return Ok(cached.client.clone());
         }
         let client = self.store.client(client_id).await?.map(Arc::new);
         let mut clients = self.clients.write().expect("client cache lock");
         if clients.len() >= CLIENT_CACHE_MAX {
-            clients.retain(|_, cached| cached.read_at.elapsed() < CLIENT_CACHE_TTL);
+            clients.retain(|_, cached| cached.read_at.elapsed() < self.client_ttl);
             if clients.len() >= CLIENT_CACHE_MAX {
                 clients.clear();
             }
