@@ -1,0 +1,306 @@
+//! SPEC §4 and checks 1–4 of §2: tokens, API keys, the token endpoint and
+//! reseller scopes.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use http::Method;
+use roster::auth::clients::rotate_secret;
+use roster::auth::unix_now;
+use serde_json::json;
+
+use crate::support::{TestServer, customer, error_body, test_config};
+
+const PATH: &str = "/v3/resellers/R1/customers";
+
+async fn server() -> TestServer {
+    TestServer::start_with(
+        test_config(),
+        &[
+            customer("C1", "R1", "1000", "Acme", "2025-01-01T00:00:00Z"),
+            customer("C2", "R2", "1000", "Beta", "2025-01-01T00:00:00Z"),
+        ],
+    )
+    .await
+}
+
+fn missing() -> serde_json::Value {
+    error_body("4117", "Authorization token is missing", &[])
+}
+
+fn invalid() -> serde_json::Value {
+    error_body("4116", "Authorization token is invalid", &[])
+}
+
+fn bad_key() -> serde_json::Value {
+    error_body("4115", "API key is invalid or missing", &[])
+}
+
+#[tokio::test]
+async fn a_missing_token_is_4117_with_a_bearer_challenge() {
+    let server = server().await;
+    let partner = server.client("*").await;
+    for authorization in [
+        None,
+        Some("Basic dXNlcjpwYXNz"),
+        Some("Bearer "),
+        Some("Bearer"),
+        Some("Token abc"),
+    ] {
+        let mut request = server.get(PATH).header("X-Api-Key", &partner.key);
+        if let Some(value) = authorization {
+            request = request.header("Authorization", value);
+        }
+        let response = request.send().await;
+        assert_eq!(response.error(), (401, missing()), "{authorization:?}");
+        assert_eq!(response.header("www-authenticate"), Some("Bearer"));
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_or_expired_token_is_4116() {
+    let server = server().await;
+    let partner = server.client("*").await;
+    let client = server.store.client(&partner.key).await.unwrap().unwrap();
+    let expired = server
+        .app
+        .auth
+        .signer()
+        .issue(&partner.key, client.token_epoch, unix_now() - 1);
+    let mut tampered = partner.token.clone().into_bytes();
+    let last = tampered.len() - 1;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    for token in ["garbage", &expired, std::str::from_utf8(&tampered).unwrap()] {
+        let response = server
+            .get(PATH)
+            .header("Authorization", &format!("Bearer {token}"))
+            .header("X-Api-Key", &partner.key)
+            .send()
+            .await;
+        assert_eq!(response.error(), (401, invalid()), "{token}");
+        assert_eq!(response.header("www-authenticate"), Some("Bearer"));
+    }
+    // The scheme is case-insensitive.
+    let response = server
+        .get(PATH)
+        .header("Authorization", &format!("bearer {}", partner.token))
+        .header("X-Api-Key", &partner.key)
+        .send()
+        .await;
+    assert_eq!(response.status, 200);
+}
+
+#[tokio::test]
+async fn the_api_key_must_be_present_known_and_enabled() {
+    let server = server().await;
+    let partner = server.client("*").await;
+    let bearer = format!("Bearer {}", partner.token);
+    let response = server.get(PATH).header("Authorization", &bearer).send().await;
+    assert_eq!(response.error(), (403, bad_key()));
+    let response = server
+        .get(PATH)
+        .header("Authorization", &bearer)
+        .header("X-Api-Key", "0123456789abcdef0123456789abcdef")
+        .send()
+        .await;
+    assert_eq!(response.error(), (403, bad_key()));
+    assert!(server.store.disable_client(&partner.key).await.unwrap());
+    let response = server.get_as(&partner, PATH).await;
+    assert_eq!(response.error(), (403, bad_key()));
+    assert_eq!(response.header("www-authenticate"), None);
+}
+
+#[tokio::test]
+async fn a_token_only_works_with_its_own_clients_key() {
+    let server = server().await;
+    let alice = server.client("*").await;
+    let bob = server.client("*").await;
+    let response = server
+        .get(PATH)
+        .header("Authorization", &format!("Bearer {}", alice.token))
+        .header("X-Api-Key", &bob.key)
+        .send()
+        .await;
+    assert_eq!(response.error(), (401, invalid()));
+}
+
+#[tokio::test]
+async fn rotating_a_secret_revokes_the_clients_tokens() {
+    let server = server().await;
+    let partner = server.client("*").await;
+    assert_eq!(server.get_as(&partner, PATH).await.status, 200);
+    rotate_secret(server.store.as_ref(), &partner.key).await.unwrap();
+    assert_eq!(server.get_as(&partner, PATH).await.error(), (401, invalid()));
+}
+
+#[tokio::test]
+async fn revocation_reaches_a_server_within_the_cache_time() {
+    let config = roster::app::AppConfig {
+        client_cache_ttl: std::time::Duration::from_millis(300),
+        ..test_config()
+    };
+    let server = TestServer::start_with(config, &[customer("C1", "R1", "1000", "Acme", "2025-01-01T00:00:00Z")]).await;
+    let partner = server.client("*").await;
+    assert_eq!(server.get_as(&partner, PATH).await.status, 200);
+    server.store.disable_client(&partner.key).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(server.get_as(&partner, PATH).await.error(), (403, bad_key()));
+}
+
+#[tokio::test]
+async fn a_reseller_outside_the_scope_is_4121_and_an_unknown_one_1115() {
+    let server = server().await;
+    let scoped = server.client("R1,R9").await;
+    assert_eq!(server.get_as(&scoped, PATH).await.status, 200);
+    let response = server.get_as(&scoped, "/v3/resellers/R2/customers").await;
+    assert_eq!(
+        response.error(),
+        (
+            403,
+            error_body(
+                "4121",
+                "You are not allowed to perform that action on this resource",
+                &[]
+            )
+        )
+    );
+    let everything = server.client("*").await;
+    let response = server.get_as(&everything, "/v3/resellers/NOPE/customers").await;
+    assert_eq!(response.error(), (404, error_body("1115", "Invalid Reseller", &[])));
+    // R9 has no customers, but a scope names it: it exists, and is empty.
+    let response = server.get_as(&everything, "/v3/resellers/R9/customers").await;
+    assert_eq!(response.json()["totalCount"], 0);
+}
+
+#[tokio::test]
+async fn the_token_endpoint_issues_tokens_for_a_client_secret() {
+    let server = server().await;
+    let partner = server.client("*").await;
+    let response = server
+        .request(Method::POST, "/ims/token/v3")
+        .form(&format!(
+            "grant_type=client_credentials&client_id={}&client_secret={}",
+            partner.key, partner.secret
+        ))
+        .send()
+        .await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("cache-control"), Some("no-store"));
+    assert_eq!(response.header("content-type"), Some("application/json"));
+    let body = response.json();
+    let token = body["access_token"].as_str().expect("a token").to_owned();
+    assert_eq!(
+        body,
+        json!({"access_token": token, "token_type": "bearer", "expires_in": 86400})
+    );
+    let response = server
+        .get(PATH)
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("X-Api-Key", &partner.key)
+        .send()
+        .await;
+    assert_eq!(response.status, 200);
+
+    // HTTP Basic (client_secret_basic) works as well.
+    let basic = STANDARD.encode(format!("{}:{}", partner.key, partner.secret));
+    let response = server
+        .request(Method::POST, "/ims/token/v3")
+        .header("Authorization", &format!("Basic {basic}"))
+        .form("grant_type=client_credentials")
+        .send()
+        .await;
+    assert_eq!(response.status, 200, "{}", response.text());
+}
+
+#[tokio::test]
+async fn the_token_endpoint_refuses_bad_credentials_and_grants() {
+    let server = server().await;
+    let partner = server.client("*").await;
+    let post = |body: String| server.request(Method::POST, "/ims/token/v3").form(&body).send();
+
+    let response = post(format!(
+        "grant_type=client_credentials&client_id={}&client_secret=wrong",
+        partner.key
+    ))
+    .await;
+    assert_eq!(
+        (response.status, response.json()),
+        (401, json!({"error": "invalid_client"}))
+    );
+    assert_eq!(response.header("www-authenticate"), None);
+    assert_eq!(response.header("cache-control"), Some("no-store"));
+
+    let response = post(format!(
+        "grant_type=client_credentials&client_id=nobody&client_secret={}",
+        partner.secret
+    ))
+    .await;
+    assert_eq!(
+        (response.status, response.json()),
+        (401, json!({"error": "invalid_client"}))
+    );
+
+    let response = post(format!(
+        "grant_type=password&client_id={}&client_secret={}",
+        partner.key, partner.secret
+    ))
+    .await;
+    assert_eq!(
+        (response.status, response.json()),
+        (400, json!({"error": "unsupported_grant_type"}))
+    );
+
+    let basic = STANDARD.encode(format!("{}:wrong", partner.key));
+    let response = server
+        .request(Method::POST, "/ims/token/v3")
+        .header("Authorization", &format!("Basic {basic}"))
+        .form("grant_type=client_credentials")
+        .send()
+        .await;
+    assert_eq!(
+        (response.status, response.json()),
+        (401, json!({"error": "invalid_client"}))
+    );
+    assert_eq!(response.header("www-authenticate"), Some("Basic realm=\"roster\""));
+
+    server.store.disable_client(&partner.key).await.unwrap();
+    let response = post(format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}",
+        partner.key, partner.secret
+    ))
+    .await;
+    assert_eq!(
+        (response.status, response.json()),
+        (401, json!({"error": "invalid_client"}))
+    );
+}
+
+#[tokio::test]
+async fn checks_run_in_the_spec_order() {
+    let server = server().await;
+    let scoped = server.client("R1").await;
+    // 1 before 6: no token beats a bad parameter.
+    let response = server.get("/v3/resellers/R1/customers?limit=0").send().await;
+    assert_eq!(response.status, 401);
+    // 4 before 6: out of scope beats a bad parameter.
+    let response = server.get_as(&scoped, "/v3/resellers/R2/customers?limit=0").await;
+    assert_eq!(response.json()["code"], "4121");
+    // 6 before 7: a bad parameter beats an unknown reseller.
+    let everything = server.client("*").await;
+    let response = server.get_as(&everything, "/v3/resellers/NOPE/customers?limit=0").await;
+    assert_eq!(response.json()["code"], "1132");
+    // 7 before 8: an unknown reseller does not spend the request id.
+    let unknown = server
+        .get("/v3/resellers/NOPE/customers")
+        .partner(&everything)
+        .header("X-Request-Id", "once")
+        .send()
+        .await;
+    assert_eq!(unknown.json()["code"], "1115");
+    let known = server
+        .get(PATH)
+        .partner(&everything)
+        .header("X-Request-Id", "once")
+        .send()
+        .await;
+    assert_eq!(known.status, 200);
+}

@@ -1,0 +1,390 @@
+//! SPEC §5: the `roster` binary itself — its commands, their JSON outputs,
+//! all-or-nothing imports, and a server that stops cleanly on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::TestDatabase;
+
+fn roster(database: &TestDatabase, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(args)
+        .env("ROSTER_DATABASE", &database.url)
+        .env_remove("ROSTER_LOG")
+        .output()
+        .expect("running roster")
+}
+
+/// Runs a command that must succeed and print JSON.
+fn roster_json(database: &TestDatabase, args: &[&str]) -> Value {
+    let output = roster(database, args);
+    assert!(
+        output.status.success(),
+        "roster {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON on stdout")
+}
+
+fn write_file(dir: &tempfile::TempDir, name: &str, content: &str) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, content).unwrap();
+    path.display().to_string()
+}
+
+fn line(id: &str, name: &str) -> String {
+    json!({
+        "customerId": id,
+        "resellerId": "R1",
+        "status": "1000",
+        "companyProfile": {"companyName": name},
+        "creationDate": "2025-01-01T00:00:00Z",
+    })
+    .to_string()
+}
+
+/// The company names stored for R1, by customer id, read through the catalog.
+async fn names(database: &TestDatabase) -> Vec<(String, String)> {
+    let store = roster::store::open(&database.url).await.unwrap();
+    let catalog = roster::catalog::Catalog::load(store).await.unwrap();
+    let query = roster::domain::ListQuery::parse("limit=50&sort-by=companyName&order-by=asc").unwrap();
+    let page: Value = serde_json::from_slice(&catalog.page("R1", &query).await.unwrap()).unwrap();
+    page["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["customerId"].as_str().unwrap().to_owned(),
+                c["companyProfile"]["companyName"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn import_upserts_and_reports_what_it_did() {
+    let database = TestDatabase::new();
+    let dir = tempfile::tempdir().unwrap();
+    let first = write_file(
+        &dir,
+        "first.ndjson",
+        &format!("{}\n{}\n", line("C1", "Old"), line("C2", "Two")),
+    );
+    assert_eq!(
+        roster_json(&database, &["import", &first]),
+        json!({"records": 2, "created": 2, "updated": 0})
+    );
+    let array = write_file(
+        &dir,
+        "second.json",
+        &format!("[{}, {}]", line("C1", "New"), line("C3", "Three")),
+    );
+    assert_eq!(
+        roster_json(&database, &["import", &array]),
+        json!({"records": 2, "created": 1, "updated": 1})
+    );
+    assert_eq!(
+        names(&database).await,
+        [
+            ("C1".into(), "New".into()),
+            ("C3".into(), "Three".into()),
+            ("C2".into(), "Two".into())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_bad_record_aborts_the_whole_import() {
+    let database = TestDatabase::new();
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_file(&dir, "good.ndjson", &line("C1", "Old"));
+    roster_json(&database, &["import", &good]);
+
+    let mut lines: Vec<String> = (0..500).map(|i| line(&format!("N{i}"), "Many")).collect();
+    lines.insert(0, line("C1", "Changed"));
+    lines.push(String::new());
+    lines.push(line("C9", "")); // line 503: an empty company name
+    let bad = write_file(&dir, "bad.ndjson", &lines.join("\n"));
+    let output = roster(&database, &["import", &bad]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "error: nothing was imported: line 503: companyProfile.companyName: must not be empty\n"
+    );
+    assert!(output.stdout.is_empty());
+    assert_eq!(
+        names(&database).await,
+        [("C1".into(), "Old".into())],
+        "nothing was written"
+    );
+
+    let bad_array = write_file(
+        &dir,
+        "bad.json",
+        &format!("[{}, {}]", line("C1", "Changed"), line("C2", "x").replace("1000", "42")),
+    );
+    let output = roster(&database, &["import", &bad_array]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "error: nothing was imported: record 2: status: must be one of 1000, 1002, 1004, 1010, 1012, 1014, 1026\n"
+    );
+    assert_eq!(names(&database).await, [("C1".into(), "Old".into())]);
+
+    let output = roster(&database, &["import", "/no/such/file.ndjson"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).starts_with("error: opening /no/such/file.ndjson: "));
+}
+
+#[tokio::test]
+async fn clients_and_tokens_commands() {
+    let database = TestDatabase::new();
+    assert_eq!(
+        roster_json(&database, &["clients", "list"]),
+        json!([]),
+        "migrations ran on a new file"
+    );
+
+    let created = roster_json(
+        &database,
+        &[
+            "clients",
+            "create",
+            "--name",
+            "Partner A",
+            "--resellers",
+            "R2,R1",
+            "--rate-limit",
+            "5",
+        ],
+    );
+    let id = created["clientId"].as_str().unwrap().to_owned();
+    let secret = created["clientSecret"].as_str().unwrap().to_owned();
+    assert_eq!(
+        created,
+        json!({"clientId": id, "clientSecret": secret, "resellers": ["R1", "R2"]})
+    );
+    let all = roster_json(
+        &database,
+        &["clients", "create", "--name", "Everything", "--resellers", "*"],
+    );
+    assert_eq!(all["resellers"], json!(["*"]));
+
+    let listed = roster_json(&database, &["clients", "list"]);
+    assert_eq!(
+        listed,
+        json!([
+            {"clientId": id, "name": "Partner A", "resellers": ["R1", "R2"], "rateLimit": 5, "enabled": true},
+            {"clientId": all["clientId"], "name": "Everything", "resellers": ["*"], "rateLimit": null, "enabled": true},
+        ])
+    );
+    assert!(!listed.to_string().contains(&secret), "list never shows a secret");
+
+    let token = roster_json(
+        &database,
+        &["tokens", "issue", "--client-id", &id, "--expires-in", "60"],
+    );
+    assert_eq!(
+        token,
+        json!({"access_token": token["access_token"], "token_type": "bearer", "expires_in": 60})
+    );
+    assert!(token["access_token"].as_str().unwrap().len() > 40);
+
+    let rotated = roster_json(&database, &["clients", "rotate-secret", &id]);
+    assert_eq!(
+        rotated,
+        json!({"clientId": id, "clientSecret": rotated["clientSecret"]})
+    );
+    assert_ne!(rotated["clientSecret"], json!(secret));
+
+    assert_eq!(
+        roster_json(&database, &["clients", "disable", &id]),
+        json!({"clientId": id, "enabled": false})
+    );
+    let output = roster(&database, &["tokens", "issue", "--client-id", &id]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!("error: client {id} is disabled\n")
+    );
+
+    let output = roster(&database, &["clients", "disable", "nobody"]);
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "error: no client with id nobody\n"
+    );
+    let output = roster(&database, &["clients", "create", "--name", "x", "--resellers", "R1,*"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "error: --resellers: '*' must be given alone\n"
+    );
+}
+
+#[test]
+fn every_command_has_help() {
+    let database = TestDatabase::new();
+    for command in [
+        &[][..],
+        &["serve"],
+        &["import"],
+        &["clients"],
+        &["clients", "create"],
+        &["clients", "list"],
+        &["clients", "disable"],
+        &["clients", "rotate-secret"],
+        &["tokens"],
+        &["tokens", "issue"],
+        &["demo"],
+        &["generate"],
+    ] {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let output = roster(&database, &args);
+        assert!(output.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("Usage: roster"),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn generate_is_deterministic_ndjson() {
+    let database = TestDatabase::new();
+    let run = |seed: &str| {
+        roster(
+            &database,
+            &["generate", "--customers", "50", "--resellers", "4", "--seed", seed],
+        )
+        .stdout
+    };
+    let first = run("3");
+    assert_eq!(first, run("3"));
+    assert_ne!(first, run("4"));
+    let lines: Vec<Value> = first
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 50);
+    assert!(lines.iter().all(|c| c["creationDate"].as_str().unwrap().ends_with('Z')));
+}
+
+/// A `roster serve` child process and what it logs.
+struct Served {
+    child: Child,
+    address: String,
+    logs: std::sync::mpsc::Receiver<String>,
+}
+
+fn serve(database: &TestDatabase, extra: &[&str]) -> Served {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env("ROSTER_DATABASE", &database.url)
+        .env("ROSTER_LOG_FORMAT", "json")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("starting roster serve");
+    let (sender, logs) = std::sync::mpsc::channel();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    let address = loop {
+        let line = logs
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server logs its address");
+        let entry: Value = serde_json::from_str(&line).unwrap_or_default();
+        if entry["message"] == "serving" {
+            break entry["address"].as_str().unwrap().to_owned();
+        }
+    };
+    Served { child, address, logs }
+}
+
+fn http(address: &str, request: &str) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn sigterm_finishes_the_request_in_flight_then_exits_0_and_logs_no_secrets() {
+    let database = TestDatabase::new();
+    let client = roster_json(&database, &["clients", "create", "--name", "p", "--resellers", "*"]);
+    let (id, secret) = (
+        client["clientId"].as_str().unwrap(),
+        client["clientSecret"].as_str().unwrap(),
+    );
+    let mut served = serve(&database, &[]);
+
+    let token: Value = {
+        let body = format!("grant_type=client_credentials&client_id={id}&client_secret={secret}");
+        let response = http(
+            &served.address,
+            &format!(
+                "POST /ims/token/v3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        );
+        serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap()
+    };
+    let token = token["access_token"].as_str().unwrap().to_owned();
+    let listed = http(
+        &served.address,
+        &format!(
+            "GET /v3/resellers/R1/customers HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+             Authorization: Bearer {token}\r\nX-Api-Key: {id}\r\n\r\n"
+        ),
+    );
+    assert!(listed.starts_with("HTTP/1.1 404"), "{listed}");
+
+    // A request whose body is still arriving when SIGTERM comes.
+    let body = format!("grant_type=client_credentials&client_id={id}&client_secret={secret}");
+    let mut stream = TcpStream::connect(&served.address).unwrap();
+    let head = format!(
+        "POST /ims/token/v3 HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body.as_bytes()[..10]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let killed = Command::new("kill")
+        .args(["-TERM", &served.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    std::thread::sleep(Duration::from_millis(300));
+    stream.write_all(&body.as_bytes()[10..]).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    assert!(response.contains("\"token_type\":\"bearer\""), "{response}");
+
+    let status = served.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "exit 0 after SIGTERM");
+    // A new connection is refused now.
+    assert!(TcpStream::connect(&served.address).is_err());
+
+    let logs: Vec<String> = served.logs.try_iter().collect();
+    let logs = logs.join("\n");
+    assert!(logs.contains("\"status\":200"), "one line per request: {logs}");
+    assert!(logs.contains("\"route\":\"/ims/token/v3\""), "{logs}");
+    assert!(logs.contains(&format!("\"client_id\":\"{id}\"")), "{logs}");
+    assert!(!logs.contains(secret), "a secret reached the logs");
+    assert!(!logs.contains(&token), "a token reached the logs");
+}

@@ -1,0 +1,9 @@
+//! Roster's integration tests: the real server on a random port, spoken to
+//! over HTTP, and the real binary, checked against SPEC.md.
+
+mod auth;
+mod cli;
+mod errors;
+mod listing;
+mod property;
+mod support;

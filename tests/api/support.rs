@@ -1,0 +1,262 @@
+//! Test support: a fresh database per test, the real server on a random
+//! port, and a small HTTP client that returns whole responses.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use roster::app::{App, AppConfig};
+use roster::auth::clients::{CreatedClient, create_client, issue_token};
+use roster::domain::{CustomerRecord, ResellerScope};
+use roster::store::{self, ImportItem, ImportOutcome, Store};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+
+/// A database of its own for one test; removed when dropped.
+pub struct TestDatabase {
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl TestDatabase {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("roster.db").display());
+        TestDatabase { url, _dir: dir }
+    }
+}
+
+/// A running server on 127.0.0.1 and a port of its own.
+pub struct TestServer {
+    pub base: String,
+    pub app: Arc<App>,
+    pub store: Arc<dyn Store>,
+    _database: TestDatabase,
+    client: Client<HttpConnector, Full<Bytes>>,
+    shutdown: Option<oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// The configuration of most tests: no rate limit, revocation seen at once.
+pub fn test_config() -> AppConfig {
+    AppConfig {
+        rate_limit: 0,
+        client_cache_ttl: Duration::ZERO,
+        ..AppConfig::default()
+    }
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(test_config(), &[]).await
+    }
+
+    /// Starts a server on a new database that already holds `customers`.
+    pub async fn start_with(config: AppConfig, customers: &[Value]) -> Self {
+        let database = TestDatabase::new();
+        let store = store::open(&database.url).await.expect("opening the test database");
+        if !customers.is_empty() {
+            import(store.as_ref(), customers).await;
+        }
+        let app = App::new(store.clone(), config).await.expect("building the app");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding a port");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (shutdown, stop) = oneshot::channel();
+        let served = tokio::spawn(roster::http::serve(app.clone(), listener, async {
+            let _ = stop.await;
+        }));
+        TestServer {
+            base,
+            app,
+            store,
+            _database: database,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            shutdown: Some(shutdown),
+            served: Some(served),
+        }
+    }
+
+    /// Stops the server the way SIGTERM would, and waits for it.
+    pub async fn stop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(served) = self.served.take() {
+            served
+                .await
+                .expect("the server task")
+                .expect("the server stops cleanly");
+        }
+    }
+
+    pub async fn import(&self, customers: &[Value]) -> ImportOutcome {
+        import(self.store.as_ref(), customers).await
+    }
+
+    /// A client with `scope` (`*` or ids), and a token for it.
+    pub async fn client(&self, scope: &str) -> Partner {
+        self.client_with(scope, None).await
+    }
+
+    pub async fn client_with(&self, scope: &str, rate_limit: Option<u32>) -> Partner {
+        let CreatedClient { client, secret } = create_client(
+            self.store.as_ref(),
+            "test partner",
+            ResellerScope::parse(scope).unwrap(),
+            rate_limit,
+        )
+        .await
+        .expect("creating a client");
+        let token = issue_token(self.store.as_ref(), &client.client_id, None)
+            .await
+            .expect("issuing a token")
+            .access_token;
+        Partner {
+            key: client.client_id,
+            secret,
+            token,
+        }
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder<'_> {
+        RequestBuilder {
+            server: self,
+            request: Request::builder().method(method).uri(format!("{}{path}", self.base)),
+            body: Bytes::new(),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> RequestBuilder<'_> {
+        self.request(Method::GET, path)
+    }
+
+    /// `GET path` as `partner`, with no other header.
+    pub async fn get_as(&self, partner: &Partner, path: &str) -> Response {
+        self.get(path).partner(partner).send().await
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+/// A partner integration as its own code would hold it.
+#[derive(Debug, Clone)]
+pub struct Partner {
+    pub key: String,
+    pub secret: String,
+    pub token: String,
+}
+
+pub struct RequestBuilder<'a> {
+    server: &'a TestServer,
+    request: http::request::Builder,
+    body: Bytes,
+}
+
+impl RequestBuilder<'_> {
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.request = self.request.header(name, value);
+        self
+    }
+
+    pub fn partner(self, partner: &Partner) -> Self {
+        self.header("Authorization", &format!("Bearer {}", partner.token))
+            .header("X-Api-Key", &partner.key)
+    }
+
+    pub fn form(mut self, body: &str) -> Self {
+        self.body = Bytes::from(body.to_owned());
+        self.header("Content-Type", "application/x-www-form-urlencoded")
+    }
+
+    pub async fn send(self) -> Response {
+        let request = self.request.body(Full::new(self.body)).expect("a valid request");
+        let response = self.server.client.request(request).await.expect("the server answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.expect("a whole body").to_bytes();
+        Response { status, headers, body }
+    }
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Response {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn text(&self) -> &str {
+        std::str::from_utf8(&self.body).expect("a UTF-8 body")
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().expect("an ASCII header"))
+    }
+
+    /// The SPEC §3 error body and the status.
+    pub fn error(&self) -> (u16, Value) {
+        assert_eq!(self.header("content-type"), Some("application/json"), "errors are JSON");
+        (self.status, self.json())
+    }
+}
+
+/// The SPEC §3 error body.
+pub fn error_body(code: &str, message: &str, details: &[&str]) -> Value {
+    serde_json::json!({"code": code, "message": message, "additionalDetails": details})
+}
+
+/// Imports `customers` through the store, as `roster import` would.
+pub async fn import(store: &dyn Store, customers: &[Value]) -> ImportOutcome {
+    let (sender, receiver) = mpsc::channel(customers.len() + 1);
+    for value in customers {
+        let record = CustomerRecord::from_json(value.clone()).expect("a valid test customer");
+        sender.send(ImportItem::Record(Box::new(record))).await.unwrap();
+    }
+    sender.send(ImportItem::End).await.unwrap();
+    store.import(receiver).await.expect("the import commits")
+}
+
+/// A minimal valid customer.
+pub fn customer(id: &str, reseller: &str, status: &str, name: &str, created: &str) -> Value {
+    serde_json::json!({
+        "customerId": id,
+        "resellerId": reseller,
+        "status": status,
+        "companyProfile": {"companyName": name},
+        "creationDate": created,
+    })
+}
+
+/// What the API returns for a customer imported as `value`.
+pub fn served(value: &Value) -> Value {
+    let record = CustomerRecord::from_json(value.clone()).unwrap();
+    serde_json::from_str(&record.doc).unwrap()
+}
+
+/// The customer ids of a page, in order.
+pub fn ids(page: &Value) -> Vec<String> {
+    page["customers"]
+        .as_array()
+        .expect("a customers array")
+        .iter()
+        .map(|c| c["customerId"].as_str().unwrap().to_owned())
+        .collect()
+}
