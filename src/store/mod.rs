@@ -46,6 +46,7 @@ pub trait Store: Send + Sync + 'static {
 
     async fn insert_client(&self, client: &ClientRecord) -> Result<()>;
     async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>>;
+    /// Every client, in the order they were created.
     async fn clients(&self) -> Result<Vec<ClientRecord>>;
     /// Disables a client and revokes its tokens; `false` if there is no such client.
     async fn disable_client(&self, client_id: &str) -> Result<bool>;

@@ -315,9 +315,7 @@ impl Store for SqliteStore {
 
     async fn clients(&self) -> Result<Vec<ClientRecord>> {
         self.run(|conn| {
-            let mut stmt = conn.prepare(&format!(
-                "SELECT {CLIENT_COLUMNS} FROM clients ORDER BY created_at, client_id"
-            ))?;
+            let mut stmt = conn.prepare(&format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY rowid"))?;
             let mut rows = stmt.query([])?;
             let mut clients = Vec::new();
             while let Some(row) = rows.next()? {
