@@ -388,3 +388,55 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0_and_logs_no_secrets() {
     assert!(!logs.contains(secret), "a secret reached the logs");
     assert!(!logs.contains(&token), "a token reached the logs");
 }
+
+#[test]
+fn the_demo_serves_what_its_curl_lines_promise() {
+    let database = TestDatabase::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args([
+            "demo",
+            "--customers",
+            "400",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            &database.url,
+        ])
+        .env_remove("ROSTER_DATABASE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting roster demo");
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut curl_lines = Vec::new();
+    let mut lines = stdout.lines().map_while(Result::ok);
+    for line in lines.by_ref() {
+        if line.trim_start().starts_with("curl ") || line.trim_start().starts_with("-H ") {
+            curl_lines.push(line.trim().trim_end_matches('\\').trim().to_owned());
+        }
+        if line.starts_with("Press Ctrl-C") {
+            break;
+        }
+    }
+    // Two commands of three lines each: the URL, the token, the key.
+    assert_eq!(curl_lines.len(), 6, "{curl_lines:?}");
+    for command in curl_lines.chunks(3) {
+        let url = command[0].split('\'').nth(1).unwrap();
+        let header = |line: &str| line.split('\'').nth(1).unwrap().to_owned();
+        let (authorization, key) = (header(&command[1]), header(&command[2]));
+        let without_scheme = url.trim_start_matches("http://");
+        let (address, path) = without_scheme.split_at(without_scheme.find('/').unwrap());
+        let response = http(
+            address,
+            &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{authorization}\r\n{key}\r\n\r\n"),
+        );
+        assert!(response.starts_with("HTTP/1.1 200 OK"), "{url}: {response}");
+        let body: Value = serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+        assert!(body["totalCount"].as_u64().unwrap() > 0, "{url}: {body}");
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}

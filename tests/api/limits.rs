@@ -1,0 +1,225 @@
+//! Abuse controls and resource limits: per-client rate limits (429 4118 and
+//! the RateLimit headers), the bounded request-id window, the request
+//! timeout, the in-flight limit and slow clients.
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use roster::app::AppConfig;
+use roster::http::HttpLimits;
+
+use crate::support::{Partner, TestServer, customer, error_body, test_config};
+
+const PATH: &str = "/v3/resellers/R1/customers";
+
+async fn server(config: AppConfig) -> TestServer {
+    TestServer::start_with(config, &[customer("C1", "R1", "1000", "Acme", "2025-01-01T00:00:00Z")]).await
+}
+
+/// Sends requests until the first 429 and returns how many got through.
+async fn allowed_before_429(server: &TestServer, partner: &Partner) -> usize {
+    for sent in 0..1000 {
+        if server.get_as(partner, PATH).await.status == 429 {
+            return sent;
+        }
+    }
+    panic!("never limited");
+}
+
+#[tokio::test]
+async fn over_the_limit_is_429_with_retry_after_and_ratelimit_headers() {
+    let server = server(test_config()).await;
+    let partner = server.client_with("*", Some(2)).await;
+    // 2 requests/s allows a burst of 4.
+    for left in (0..4).rev() {
+        let response = server.get_as(&partner, PATH).await;
+        assert_eq!(response.status, 200);
+        assert_eq!(response.header("ratelimit-policy"), Some("\"client\";q=4;w=2"));
+        let state = response.header("ratelimit").unwrap();
+        assert!(state.starts_with(&format!("\"client\";r={left};t=")), "{state}");
+    }
+    let response = server.get_as(&partner, PATH).await;
+    assert_eq!(response.error(), (429, error_body("4118", "Too many requests", &[])));
+    assert_eq!(response.header("retry-after"), Some("1"));
+    assert_eq!(response.header("ratelimit"), Some("\"client\";r=0;t=1"));
+    // The quota comes back with time.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(server.get_as(&partner, PATH).await.status, 200);
+}
+
+#[tokio::test]
+async fn the_server_default_applies_unless_a_client_has_its_own() {
+    let server = server(AppConfig {
+        rate_limit: 3,
+        ..test_config()
+    })
+    .await;
+    let default = server.client("*").await;
+    let own = server.client_with("*", Some(1)).await;
+    let unlimited = server.client_with("*", Some(0)).await;
+    assert!((6..=7).contains(&allowed_before_429(&server, &default).await));
+    assert!((2..=3).contains(&allowed_before_429(&server, &own).await));
+    for _ in 0..50 {
+        let response = server.get_as(&unlimited, PATH).await;
+        assert_eq!(response.status, 200);
+        assert_eq!(response.header("ratelimit"), None);
+    }
+}
+
+#[tokio::test]
+async fn a_clients_own_limit_applies_when_the_server_has_none() {
+    let server = server(test_config()).await;
+    let partner = server.client_with("*", Some(1)).await;
+    assert!((2..=3).contains(&allowed_before_429(&server, &partner).await));
+}
+
+#[tokio::test]
+async fn requests_that_fail_authentication_spend_no_quota() {
+    let server = server(test_config()).await;
+    let partner = server.client_with("*", Some(2)).await;
+    let stranger = server.client("*").await;
+    for _ in 0..20 {
+        let no_token = server.get(PATH).header("X-Api-Key", &partner.key).send().await;
+        assert_eq!(no_token.status, 401);
+        let wrong_token = server
+            .get(PATH)
+            .header("Authorization", &format!("Bearer {}", stranger.token))
+            .header("X-Api-Key", &partner.key)
+            .send()
+            .await;
+        assert_eq!(wrong_token.status, 401);
+    }
+    assert_eq!(
+        allowed_before_429(&server, &partner).await,
+        4,
+        "the whole burst is left"
+    );
+}
+
+#[tokio::test]
+async fn the_rate_limit_comes_before_parameter_checks() {
+    let server = server(test_config()).await;
+    let partner = server.client_with("*", Some(1)).await;
+    allowed_before_429(&server, &partner).await;
+    let response = server.get_as(&partner, &format!("{PATH}?limit=0")).await;
+    assert_eq!(response.json()["code"], "4118");
+}
+
+#[tokio::test]
+async fn a_flood_of_request_ids_stays_within_the_configured_memory() {
+    let server = server(AppConfig {
+        request_id_capacity: 100,
+        ..test_config()
+    })
+    .await;
+    let partner = server.client("*").await;
+    let send = |id: String| server.get(PATH).partner(&partner).header("X-Request-Id", &id).send();
+    for i in 0..300 {
+        assert_eq!(send(format!("flood-{i}")).await.status, 200);
+    }
+    assert_eq!(server.app.replay.len(), 100, "only the newest 100 are remembered");
+    assert_eq!(
+        send("flood-299".into()).await.status,
+        400,
+        "a recent id is still refused"
+    );
+    assert_eq!(
+        send("flood-0".into()).await.status,
+        200,
+        "the oldest were forgotten first"
+    );
+}
+
+#[tokio::test]
+async fn the_replay_window_expires() {
+    let server = server(AppConfig {
+        request_id_window: Duration::from_secs(1),
+        ..test_config()
+    })
+    .await;
+    let partner = server.client("*").await;
+    let send = || {
+        server
+            .get(PATH)
+            .partner(&partner)
+            .header("X-Request-Id", "again")
+            .send()
+    };
+    assert_eq!(send().await.status, 200);
+    assert_eq!(send().await.status, 400);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(send().await.status, 200, "usable again after the window");
+}
+
+#[tokio::test]
+async fn a_request_past_the_timeout_is_500_1124_with_its_request_id() {
+    let server = server(AppConfig {
+        limits: HttpLimits {
+            request_timeout: Duration::from_nanos(1),
+            ..HttpLimits::default()
+        },
+        ..test_config()
+    })
+    .await;
+    let partner = server.client("*").await;
+    let response = server
+        .get(PATH)
+        .partner(&partner)
+        .header("X-Request-Id", "slow-1")
+        .send()
+        .await;
+    assert_eq!(
+        response.error(),
+        (
+            500,
+            error_body("1124", "Internal Server Error. Please try again later", &[])
+        )
+    );
+    assert_eq!(response.header("x-request-id"), Some("slow-1"));
+}
+
+#[tokio::test]
+async fn requests_past_the_in_flight_limit_wait_their_turn() {
+    let server = server(AppConfig {
+        limits: HttpLimits {
+            max_in_flight: 1,
+            ..HttpLimits::default()
+        },
+        ..test_config()
+    })
+    .await;
+    let partner = server.client("*").await;
+    let responses = futures::future::join_all((0..16).map(|_| server.get_as(&partner, PATH))).await;
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![200; 16]);
+}
+
+#[tokio::test]
+async fn a_client_too_slow_to_send_its_headers_is_disconnected() {
+    let server = server(AppConfig {
+        limits: HttpLimits {
+            header_read_timeout: Duration::from_millis(500),
+            ..HttpLimits::default()
+        },
+        ..test_config()
+    })
+    .await;
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+        let started = std::time::Instant::now();
+        let mut rest = Vec::new();
+        let read = stream.read_to_end(&mut rest);
+        (started.elapsed(), read.map(|_| rest.len()))
+    })
+    .await
+    .unwrap();
+    let (waited, read) = outcome;
+    assert!(read.is_ok(), "the server closed the connection: {read:?}");
+    assert!(
+        waited < Duration::from_secs(4),
+        "closed after the header timeout, not the client's: {waited:?}"
+    );
+}
