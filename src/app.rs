@@ -10,7 +10,7 @@ use tokio::sync::Semaphore;
 use crate::auth::{Authenticator, CLIENT_CACHE_TTL};
 use crate::catalog::Catalog;
 use crate::http::HttpLimits;
-use crate::limits::{RateLimiter, ReplayWindow};
+use crate::limits::{RateLimiter, ReplayWindow, SharedLimits};
 use crate::store::Store;
 
 /// How a server is configured beyond its database (`roster serve` flags).
@@ -23,6 +23,8 @@ pub struct AppConfig {
     pub request_id_capacity: usize,
     /// How long a client record (enabled, token epoch) is cached.
     pub client_cache_ttl: Duration,
+    /// Redis URL: share rate limits and request ids between instances.
+    pub redis: Option<String>,
     pub limits: HttpLimits,
 }
 
@@ -33,6 +35,7 @@ impl Default for AppConfig {
             request_id_window: Duration::from_secs(86_400),
             request_id_capacity: 1_000_000,
             client_cache_ttl: CLIENT_CACHE_TTL,
+            redis: None,
             limits: HttpLimits::default(),
         }
     }
@@ -53,13 +56,26 @@ impl App {
     pub async fn new(store: Arc<dyn Store>, config: AppConfig) -> Result<Arc<App>> {
         let catalog = Catalog::load(store.clone()).await?;
         let auth = Authenticator::new(store.clone(), config.client_cache_ttl).await?;
+        let (rate, replay) = match &config.redis {
+            Some(url) => {
+                let shared = SharedLimits::connect(url).await?;
+                (
+                    RateLimiter::shared(config.rate_limit, shared.clone()),
+                    ReplayWindow::shared(config.request_id_window, shared),
+                )
+            }
+            None => (
+                RateLimiter::local(config.rate_limit),
+                ReplayWindow::local(config.request_id_window, config.request_id_capacity),
+            ),
+        };
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Ok(Arc::new(App {
             store,
             catalog,
             auth,
-            rate: RateLimiter::new(config.rate_limit),
-            replay: ReplayWindow::new(config.request_id_window, config.request_id_capacity),
+            rate,
+            replay,
             limits: config.limits,
             secret_checks: Semaphore::new(cores),
         }))

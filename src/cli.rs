@@ -116,14 +116,12 @@ pub struct ServerTuning {
 
 impl ServerTuning {
     pub fn app_config(&self) -> Result<AppConfig> {
-        if self.redis.is_some() {
-            bail!("--redis: shared limits need Redis support, which this build does not have yet");
-        }
         Ok(AppConfig {
             rate_limit: self.rate_limit,
             request_id_window: Duration::from_secs(self.request_id_window),
             request_id_capacity: self.request_id_capacity,
             client_cache_ttl: crate::auth::CLIENT_CACHE_TTL,
+            redis: self.redis.clone(),
             limits: HttpLimits {
                 request_timeout: Duration::from_secs(self.request_timeout.max(1)),
                 max_uri_bytes: self.max_uri_bytes,

@@ -69,7 +69,7 @@ async fn respond(
     seen.client_id = Some(client.client_id.as_str().into());
 
     // 5: rate limit.
-    let decision = app.rate.check(&client);
+    let decision = app.rate.check(&client).await?;
     seen.rate = Some(decision);
     if let RateDecision::Denied { retry_after, .. } = decision {
         return Err(ApiError::TooManyRequests { retry_after });
@@ -87,7 +87,7 @@ async fn respond(
     // 8: the request id is new for this client; only now is it spent.
     if context.supplied {
         let request_id = context.id.to_str().expect("a valid request id is ASCII");
-        if !app.replay.first_use(&client.client_id, request_id) {
+        if !app.replay.first_use(&client.client_id, request_id).await? {
             return Err(ApiError::DuplicateRequestId);
         }
     }

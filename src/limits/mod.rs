@@ -1,8 +1,10 @@
 //! Abuse controls: the per-client rate limit and the request-id replay
-//! window of SPEC §2, kept in this process's memory.
+//! window of SPEC §2, in this process's memory or shared through Redis.
 
 pub mod rate;
+pub mod redis;
 pub mod replay;
 
 pub use rate::{RateDecision, RateLimiter, RatePolicy};
+pub use redis::SharedLimits;
 pub use replay::ReplayWindow;

@@ -1,6 +1,7 @@
 //! Per-client rate limiting (SPEC §5): N requests/s with bursts of 2N, as
-//! GCRA, from governor. Checked after authentication, so requests without
-//! a valid token and key never spend a client's quota.
+//! GCRA — governor's in this process, or a Lua script in Redis shared by
+//! every instance. Checked after authentication, so requests without a
+//! valid token and key never spend a client's quota.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -12,6 +13,7 @@ use governor::middleware::StateInformationMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter as Gcra};
 
+use super::redis::SharedLimits;
 use crate::store::ClientRecord;
 
 type Bucket = Gcra<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>;
@@ -26,7 +28,7 @@ pub struct RatePolicy {
 }
 
 impl RatePolicy {
-    fn new(rate: NonZeroU32) -> Self {
+    pub fn new(rate: NonZeroU32) -> Self {
         RatePolicy {
             rate: rate.get(),
             burst: rate.get().saturating_mul(2),
@@ -56,16 +58,31 @@ pub enum RateDecision {
 pub struct RateLimiter {
     /// `serve --rate-limit`: the limit of clients without their own (0: none).
     default_rate: u32,
-    clock: DefaultClock,
-    buckets: RwLock<HashMap<String, Arc<(u32, Bucket)>>>,
+    buckets: Buckets,
+}
+
+enum Buckets {
+    Local(LocalBuckets),
+    Shared(SharedLimits),
 }
 
 impl RateLimiter {
-    pub fn new(default_rate: u32) -> Self {
+    /// Buckets in this process's memory (one instance, or limits per instance).
+    pub fn local(default_rate: u32) -> Self {
         RateLimiter {
             default_rate,
-            clock: DefaultClock::default(),
-            buckets: RwLock::new(HashMap::new()),
+            buckets: Buckets::Local(LocalBuckets {
+                clock: DefaultClock::default(),
+                buckets: RwLock::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Buckets in Redis, shared by every instance using it.
+    pub fn shared(default_rate: u32, limits: SharedLimits) -> Self {
+        RateLimiter {
+            default_rate,
+            buckets: Buckets::Shared(limits),
         }
     }
 
@@ -75,12 +92,26 @@ impl RateLimiter {
     }
 
     /// Spends one request of `client`'s quota, if it has one left.
-    pub fn check(&self, client: &ClientRecord) -> RateDecision {
+    pub async fn check(&self, client: &ClientRecord) -> anyhow::Result<RateDecision> {
         let Some(rate) = self.rate_of(client) else {
-            return RateDecision::Unlimited;
+            return Ok(RateDecision::Unlimited);
         };
         let policy = RatePolicy::new(rate);
-        let bucket = self.bucket(&client.client_id, rate);
+        match &self.buckets {
+            Buckets::Local(local) => Ok(local.check(&client.client_id, policy)),
+            Buckets::Shared(shared) => shared.check_rate(&client.client_id, policy).await,
+        }
+    }
+}
+
+struct LocalBuckets {
+    clock: DefaultClock,
+    buckets: RwLock<HashMap<String, Arc<(u32, Bucket)>>>,
+}
+
+impl LocalBuckets {
+    fn check(&self, client_id: &str, policy: RatePolicy) -> RateDecision {
+        let bucket = self.bucket(client_id, policy);
         match bucket.1.check() {
             Ok(state) => {
                 let remaining = state.remaining_burst_capacity();
@@ -99,21 +130,22 @@ impl RateLimiter {
     }
 
     /// The client's bucket, (re)made when its rate changed.
-    fn bucket(&self, client_id: &str, rate: NonZeroU32) -> Arc<(u32, Bucket)> {
+    fn bucket(&self, client_id: &str, policy: RatePolicy) -> Arc<(u32, Bucket)> {
         if let Some(bucket) = self.buckets.read().expect("rate lock").get(client_id)
-            && bucket.0 == rate.get()
+            && bucket.0 == policy.rate
         {
             return bucket.clone();
         }
-        let burst = NonZeroU32::new(rate.get().saturating_mul(2)).expect("twice a non-zero rate");
+        let rate = NonZeroU32::new(policy.rate).expect("a limited client has a non-zero rate");
+        let burst = NonZeroU32::new(policy.burst).expect("twice a non-zero rate");
         let quota = Quota::per_second(rate).allow_burst(burst);
         let bucket = Arc::new((
-            rate.get(),
+            policy.rate,
             Gcra::direct_with_clock(quota, self.clock.clone()).with_middleware::<StateInformationMiddleware>(),
         ));
         let mut buckets = self.buckets.write().expect("rate lock");
         match buckets.get(client_id) {
-            Some(existing) if existing.0 == rate.get() => existing.clone(),
+            Some(existing) if existing.0 == policy.rate => existing.clone(),
             _ => {
                 buckets.insert(client_id.to_owned(), bucket.clone());
                 bucket
@@ -140,12 +172,12 @@ mod tests {
         }
     }
 
-    #[test]
-    fn allows_a_burst_of_twice_the_rate_then_denies() {
-        let limiter = RateLimiter::new(50);
+    #[tokio::test]
+    async fn allows_a_burst_of_twice_the_rate_then_denies() {
+        let limiter = RateLimiter::local(50);
         let client = client(Some(2));
         for left in (0..4).rev() {
-            match limiter.check(&client) {
+            match limiter.check(&client).await.unwrap() {
                 RateDecision::Allowed { policy, remaining, .. } => {
                     assert_eq!(policy, RatePolicy { rate: 2, burst: 4 });
                     assert_eq!(remaining, left);
@@ -153,7 +185,7 @@ mod tests {
                 other => panic!("expected allowed, got {other:?}"),
             }
         }
-        match limiter.check(&client) {
+        match limiter.check(&client).await.unwrap() {
             RateDecision::Denied { retry_after, .. } => {
                 assert!(retry_after > Duration::ZERO && retry_after <= Duration::from_millis(500));
             }
@@ -161,11 +193,13 @@ mod tests {
         }
     }
 
-    #[test]
-    fn own_limit_wins_and_zero_is_unlimited() {
-        assert_eq!(RateLimiter::new(0).check(&client(None)), RateDecision::Unlimited);
-        assert_eq!(RateLimiter::new(50).check(&client(Some(0))), RateDecision::Unlimited);
-        let limiter = RateLimiter::new(0);
-        assert!(matches!(limiter.check(&client(Some(1))), RateDecision::Allowed { .. }));
+    #[tokio::test]
+    async fn own_limit_wins_and_zero_is_unlimited() {
+        let check = |default: u32, own: Option<u32>| async move {
+            RateLimiter::local(default).check(&client(own)).await.unwrap()
+        };
+        assert_eq!(check(0, None).await, RateDecision::Unlimited);
+        assert_eq!(check(50, Some(0)).await, RateDecision::Unlimited);
+        assert!(matches!(check(0, Some(1)).await, RateDecision::Allowed { .. }));
     }
 }

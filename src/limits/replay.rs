@@ -1,7 +1,8 @@
 //! The request-id replay window (SPEC §2): an `X-Request-Id` a client has
-//! already used within the window is refused (4120).
+//! already used within the window is refused (4120). Kept in this process,
+//! or in Redis when instances must share it (`--redis`).
 //!
-//! Memory is bounded: ids are kept as 128-bit keyed hashes in arrival order,
+//! In this process, memory is bounded: ids are kept as 128-bit keyed hashes in arrival order,
 //! forgotten when the window passes or, past `capacity`, oldest first. So a
 //! flood of unique ids costs at most `capacity` entries (about 60 bytes
 //! each: 57 MiB for a million, measured by `bench/replay_memory.rs`) and only
@@ -12,12 +13,63 @@ use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::redis::SharedLimits;
+
 /// An id as remembered: a keyed 128-bit hash of (client id, request id).
 /// Random keys, fresh per process, so nobody can aim for collisions.
 type IdKey = [u64; 2];
 
 pub struct ReplayWindow {
     window: Duration,
+    ids: RememberedIds,
+}
+
+enum RememberedIds {
+    Local(LocalIds),
+    Shared(SharedLimits),
+}
+
+impl ReplayWindow {
+    /// Ids remembered in this process, at most `capacity` of them.
+    pub fn local(window: Duration, capacity: usize) -> Self {
+        ReplayWindow {
+            window,
+            ids: RememberedIds::Local(LocalIds {
+                capacity: capacity.max(1),
+                hashers: [RandomState::new(), RandomState::new()],
+                started: Instant::now(),
+                seen: Mutex::new(Seen::default()),
+            }),
+        }
+    }
+
+    /// Ids remembered in Redis, shared by every instance using it (Redis
+    /// expires them; its `maxmemory` bounds them).
+    pub fn shared(window: Duration, limits: SharedLimits) -> Self {
+        ReplayWindow {
+            window,
+            ids: RememberedIds::Shared(limits),
+        }
+    }
+
+    /// Records the id; `false` if this client already used it in the window.
+    pub async fn first_use(&self, client_id: &str, request_id: &str) -> anyhow::Result<bool> {
+        match &self.ids {
+            RememberedIds::Local(local) => Ok(local.first_use(self.window, client_id, request_id)),
+            RememberedIds::Shared(shared) => shared.first_use(client_id, request_id, self.window).await,
+        }
+    }
+
+    /// How many ids this process remembers (`None` when Redis keeps them).
+    pub fn remembered(&self) -> Option<usize> {
+        match &self.ids {
+            RememberedIds::Local(local) => Some(local.seen.lock().expect("replay lock").order.len()),
+            RememberedIds::Shared(_) => None,
+        }
+    }
+}
+
+struct LocalIds {
     capacity: usize,
     hashers: [RandomState; 2],
     started: Instant,
@@ -31,17 +83,7 @@ struct Seen {
     order: VecDeque<(IdKey, u32)>,
 }
 
-impl ReplayWindow {
-    pub fn new(window: Duration, capacity: usize) -> Self {
-        ReplayWindow {
-            window,
-            capacity: capacity.max(1),
-            hashers: [RandomState::new(), RandomState::new()],
-            started: Instant::now(),
-            seen: Mutex::new(Seen::default()),
-        }
-    }
-
+impl LocalIds {
     fn key(&self, client_id: &str, request_id: &str) -> IdKey {
         self.hashers.each_ref().map(|state| {
             let mut hasher = state.build_hasher();
@@ -52,11 +94,10 @@ impl ReplayWindow {
         })
     }
 
-    /// Records the id; `false` if this client already used it in the window.
-    pub fn first_use(&self, client_id: &str, request_id: &str) -> bool {
+    fn first_use(&self, window: Duration, client_id: &str, request_id: &str) -> bool {
         let key = self.key(client_id, request_id);
         let now = self.started.elapsed().as_secs() as u32;
-        let window = self.window.as_secs().min(u64::from(u32::MAX)) as u32;
+        let window = window.as_secs().min(u64::from(u32::MAX)) as u32;
         let mut seen = self.seen.lock().expect("replay lock");
         while let Some(&(oldest, at)) = seen.order.front() {
             if now.saturating_sub(at) < window && seen.order.len() < self.capacity {
@@ -71,44 +112,40 @@ impl ReplayWindow {
         seen.order.push_back((key, now));
         true
     }
-
-    pub fn len(&self) -> usize {
-        self.seen.lock().expect("replay lock").order.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn refuses_a_replay_by_the_same_client_only() {
-        let window = ReplayWindow::new(Duration::from_secs(60), 100);
-        assert!(window.first_use("c1", "r1"));
-        assert!(!window.first_use("c1", "r1"));
-        assert!(window.first_use("c2", "r1"), "ids are per client");
-        assert!(window.first_use("c1", "r2"));
+    async fn first(window: &ReplayWindow, client_id: &str, request_id: &str) -> bool {
+        window.first_use(client_id, request_id).await.unwrap()
     }
 
-    #[test]
-    fn forgets_the_oldest_past_capacity() {
-        let window = ReplayWindow::new(Duration::from_secs(60), 3);
+    #[tokio::test]
+    async fn refuses_a_replay_by_the_same_client_only() {
+        let window = ReplayWindow::local(Duration::from_secs(60), 100);
+        assert!(first(&window, "c1", "r1").await);
+        assert!(!first(&window, "c1", "r1").await);
+        assert!(first(&window, "c2", "r1").await, "ids are per client");
+        assert!(first(&window, "c1", "r2").await);
+    }
+
+    #[tokio::test]
+    async fn forgets_the_oldest_past_capacity() {
+        let window = ReplayWindow::local(Duration::from_secs(60), 3);
         for id in ["a", "b", "c", "d"] {
-            assert!(window.first_use("c1", id));
+            assert!(first(&window, "c1", id).await);
         }
-        assert_eq!(window.len(), 3);
-        assert!(window.first_use("c1", "a"), "the oldest was forgotten");
-        assert!(!window.first_use("c1", "d"));
+        assert_eq!(window.remembered(), Some(3));
+        assert!(first(&window, "c1", "a").await, "the oldest was forgotten");
+        assert!(!first(&window, "c1", "d").await);
     }
 
-    #[test]
-    fn a_zero_window_remembers_nothing() {
-        let window = ReplayWindow::new(Duration::ZERO, 10);
-        assert!(window.first_use("c1", "a"));
-        assert!(window.first_use("c1", "a"));
+    #[tokio::test]
+    async fn a_zero_window_remembers_nothing() {
+        let window = ReplayWindow::local(Duration::ZERO, 10);
+        assert!(first(&window, "c1", "a").await);
+        assert!(first(&window, "c1", "a").await);
     }
 }

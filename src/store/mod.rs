@@ -6,6 +6,7 @@
 //! [`Store::load_catalog`] and serves pages from with [`Store::fetch_page`];
 //! the data `generation`, bumped by every import, keeps the two consistent.
 
+pub mod postgres;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -136,7 +137,7 @@ impl DatabaseUrl {
 pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
     match DatabaseUrl::parse(url)? {
         DatabaseUrl::Sqlite(path) => Ok(Arc::new(sqlite::SqliteStore::open(path).await?)),
-        DatabaseUrl::Postgres(_) => bail!("PostgreSQL support is not built yet"),
+        DatabaseUrl::Postgres(url) => Ok(Arc::new(postgres::PostgresStore::open(&url).await?)),
     }
 }
 

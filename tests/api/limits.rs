@@ -107,6 +107,9 @@ async fn the_rate_limit_comes_before_parameter_checks() {
 
 #[tokio::test]
 async fn a_flood_of_request_ids_stays_within_the_configured_memory() {
+    if crate::support::on_postgres() {
+        return; // With Redis, its maxmemory bounds the ids, not Roster.
+    }
     let server = server(AppConfig {
         request_id_capacity: 100,
         ..test_config()
@@ -117,7 +120,11 @@ async fn a_flood_of_request_ids_stays_within_the_configured_memory() {
     for i in 0..300 {
         assert_eq!(send(format!("flood-{i}")).await.status, 200);
     }
-    assert_eq!(server.app.replay.len(), 100, "only the newest 100 are remembered");
+    assert_eq!(
+        server.app.replay.remembered(),
+        Some(100),
+        "only the newest 100 are remembered"
+    );
     assert_eq!(
         send("flood-299".into()).await.status,
         400,

@@ -18,18 +18,105 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
+/// Which database the suite runs on: SQLite, or PostgreSQL when
+/// `ROSTER_TEST_BACKEND=postgres` (scripts/test sets it for its second run).
+pub fn on_postgres() -> bool {
+    std::env::var("ROSTER_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// A service the test script provides (`ROSTER_TEST_POSTGRES`,
+/// `ROSTER_TEST_REDIS`). Without it a test that needs it is skipped, unless
+/// `ROSTER_TEST_REQUIRE_SERVICES` says the script started it: then it fails.
+pub fn service(variable: &str) -> Option<String> {
+    match std::env::var(variable) {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var_os("ROSTER_TEST_REQUIRE_SERVICES").is_some() => {
+            panic!("{variable} is not set, but ROSTER_TEST_REQUIRE_SERVICES says it must be")
+        }
+        Err(_) => {
+            eprintln!("skipped: {variable} is not set (scripts/test sets it)");
+            None
+        }
+    }
+}
+
 /// A database of its own for one test; removed when dropped.
 pub struct TestDatabase {
     pub url: String,
-    _dir: tempfile::TempDir,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    /// The directory goes when this does.
+    Directory {
+        _dir: tempfile::TempDir,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
 }
 
 impl TestDatabase {
+    /// On the suite's backend.
     pub fn new() -> Self {
+        if on_postgres() {
+            Self::postgres().expect("ROSTER_TEST_BACKEND=postgres needs ROSTER_TEST_POSTGRES")
+        } else {
+            Self::sqlite()
+        }
+    }
+
+    pub fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let url = format!("sqlite://{}", dir.path().join("roster.db").display());
-        TestDatabase { url, _dir: dir }
+        TestDatabase {
+            url,
+            cleanup: Cleanup::Directory { _dir: dir },
+        }
     }
+
+    /// A new, empty PostgreSQL database; `None` when there is no server.
+    pub fn postgres() -> Option<Self> {
+        let base = service("ROSTER_TEST_POSTGRES")?;
+        let name = format!("roster_test_{}", uuid::Uuid::new_v4().simple());
+        let admin_url = format!("{base}/postgres");
+        let statement = format!("CREATE DATABASE {name}");
+        admin(&admin_url, statement);
+        Some(TestDatabase {
+            url: format!("{base}/{name}"),
+            cleanup: Cleanup::Postgres { admin_url, name },
+        })
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Cleanup::Postgres { admin_url, name } = &self.cleanup {
+            admin(admin_url, format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+/// Runs one statement on the PostgreSQL test server, from any context
+/// (a thread of its own with its own runtime).
+fn admin(admin_url: &str, statement: String) {
+    let admin_url = admin_url.to_owned();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+                .await
+                .expect("connecting to the PostgreSQL test server");
+            tokio::spawn(connection);
+            client.batch_execute(&statement).await.expect(&statement);
+        });
+    })
+    .join()
+    .expect("the admin thread");
 }
 
 /// A running server on 127.0.0.1 and a port of its own.
@@ -37,17 +124,23 @@ pub struct TestServer {
     pub base: String,
     pub app: Arc<App>,
     pub store: Arc<dyn Store>,
-    _database: TestDatabase,
+    _database: Arc<TestDatabase>,
     client: Client<HttpConnector, Full<Bytes>>,
     shutdown: Option<oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
-/// The configuration of most tests: no rate limit, revocation seen at once.
+/// The configuration of most tests: no rate limit, revocation seen at once;
+/// on PostgreSQL, rate limits and request ids in Redis, as in production.
 pub fn test_config() -> AppConfig {
     AppConfig {
         rate_limit: 0,
         client_cache_ttl: Duration::ZERO,
+        redis: if on_postgres() {
+            service("ROSTER_TEST_REDIS")
+        } else {
+            None
+        },
         ..AppConfig::default()
     }
 }
@@ -59,11 +152,17 @@ impl TestServer {
 
     /// Starts a server on a new database that already holds `customers`.
     pub async fn start_with(config: AppConfig, customers: &[Value]) -> Self {
-        let database = TestDatabase::new();
-        let store = store::open(&database.url).await.expect("opening the test database");
+        let database = Arc::new(TestDatabase::new());
         if !customers.is_empty() {
+            let store = store::open(&database.url).await.expect("opening the test database");
             import(store.as_ref(), customers).await;
         }
+        Self::start_on(database, config).await
+    }
+
+    /// Starts a server on `database`, which other servers may share.
+    pub async fn start_on(database: Arc<TestDatabase>, config: AppConfig) -> Self {
+        let store = store::open(&database.url).await.expect("opening the test database");
         let app = App::new(store.clone(), config).await.expect("building the app");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding a port");
         let base = format!("http://{}", listener.local_addr().unwrap());

@@ -1,0 +1,208 @@
+//! Scale-out (#4): several instances on one PostgreSQL and one Redis share
+//! data, rate limits and request ids; and both backends give the same bytes
+//! for the same queries. These tests need the servers scripts/test starts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use roster::app::AppConfig;
+use roster::catalog::Catalog;
+use roster::domain::{CustomerRecord, ListQuery};
+use roster::generate::{Generator, Plan, reseller_id};
+use roster::store::{self, Store};
+use serde_json::Value;
+
+use crate::support::{TestDatabase, TestServer, customer, ids, import, service, test_config};
+
+const PATH: &str = "/v3/resellers/R1/customers";
+
+/// Two servers on one fresh PostgreSQL database and one Redis, started at
+/// the same moment (so their migrations race, as at a real deploy).
+async fn two_instances() -> Option<(TestServer, TestServer)> {
+    let database = Arc::new(TestDatabase::postgres()?);
+    let config = AppConfig {
+        redis: Some(service("ROSTER_TEST_REDIS")?),
+        client_cache_ttl: Duration::from_millis(300),
+        ..test_config()
+    };
+    Some(tokio::join!(
+        TestServer::start_on(database.clone(), config.clone()),
+        TestServer::start_on(database, config),
+    ))
+}
+
+#[tokio::test]
+async fn data_imported_through_one_instance_is_listed_by_the_other() {
+    let Some((a, b)) = two_instances().await else { return };
+    let partner = a.client("*").await;
+    a.import(&[
+        customer("C1", "R1", "1000", "Acme", "2025-01-01T00:00:00Z"),
+        customer("C2", "R1", "1000", "Beta", "2025-02-01T00:00:00Z"),
+    ])
+    .await;
+    let response = b.get_as(&partner, PATH).await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(ids(&response.json()), ["C2", "C1"]);
+    b.import(&[customer("C3", "R1", "1000", "Gamma", "2025-03-01T00:00:00Z")])
+        .await;
+    assert_eq!(ids(&a.get_as(&partner, PATH).await.json()), ["C3", "C2", "C1"]);
+}
+
+#[tokio::test]
+async fn the_rate_limit_holds_across_instances() {
+    let Some((a, b)) = two_instances().await else { return };
+    a.import(&[customer("C1", "R1", "1000", "Acme", "2025-01-01T00:00:00Z")])
+        .await;
+    let partner = a.client_with("*", Some(2)).await;
+    // 2 requests/s, bursts of 4, however the requests are spread.
+    let mut allowed = 0;
+    for i in 0..10 {
+        let server = if i % 2 == 0 { &a } else { &b };
+        let response = server.get_as(&partner, PATH).await;
+        match response.status {
+            200 => allowed += 1,
+            429 => {
+                assert_eq!(response.json()["code"], "4118");
+                assert_eq!(response.header("retry-after"), Some("1"));
+                break;
+            }
+            other => panic!("unexpected {other}: {}", response.text()),
+        }
+    }
+    assert_eq!(allowed, 4, "one bucket for both instances");
+}
+
+#[tokio::test]
+async fn a_request_id_used_on_one_instance_is_refused_by_the_other() {
+    let Some((a, b)) = two_instances().await else { return };
+    a.import(&[customer("C1", "R1", "1000", "Acme", "2025-01-01T00:00:00Z")])
+        .await;
+    let partner = a.client("*").await;
+    let first = a
+        .get(PATH)
+        .partner(&partner)
+        .header("X-Request-Id", "shared-1")
+        .send()
+        .await;
+    assert_eq!(first.status, 200);
+    let replay = b
+        .get(PATH)
+        .partner(&partner)
+        .header("X-Request-Id", "shared-1")
+        .send()
+        .await;
+    assert_eq!((replay.status, replay.json()["code"].clone()), (400, "4120".into()));
+}
+
+#[tokio::test]
+async fn disabling_a_client_reaches_every_instance_within_the_cache_time() {
+    let Some((a, b)) = two_instances().await else { return };
+    a.import(&[customer("C1", "R1", "1000", "Acme", "2025-01-01T00:00:00Z")])
+        .await;
+    let partner = a.client("*").await;
+    assert_eq!(a.get_as(&partner, PATH).await.status, 200);
+    assert_eq!(b.get_as(&partner, PATH).await.status, 200);
+    assert!(a.store.disable_client(&partner.key).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(a.get_as(&partner, PATH).await.json()["code"], "4115");
+    assert_eq!(b.get_as(&partner, PATH).await.json()["code"], "4115");
+}
+
+#[tokio::test]
+async fn migrations_are_safe_when_instances_start_at_once() {
+    let Some(database) = TestDatabase::postgres() else {
+        return;
+    };
+    let opened = futures::future::join_all((0..6).map(|_| store::open(&database.url))).await;
+    let stores: Vec<Arc<dyn Store>> = opened.into_iter().map(|s| s.expect("every instance starts")).collect();
+    let keys = futures::future::join_all(stores.iter().map(|s| s.token_key())).await;
+    let first = keys[0].as_ref().unwrap();
+    assert!(
+        keys.iter().all(|k| k.as_ref().unwrap() == first),
+        "one token key for all"
+    );
+    assert_eq!(stores[0].generation().await.unwrap(), 0);
+}
+
+/// The queries a partner integration makes, in many combinations.
+fn query_matrix() -> Vec<String> {
+    let statuses = [
+        "",
+        "status=1000&",
+        "status=1002&status=1004&",
+        "status=1026&status=1000&",
+    ];
+    let names = [
+        "",
+        "name=north*&",
+        "name=*tech*&",
+        "name=*gmbh&",
+        "name=atlas+analytics+inc&",
+        "name=%C3%B8resund*&",
+        "name=*stra%C3%9Fe*&",
+        "name=5%5C**&",
+        "company-name=*a*e*&",
+    ];
+    let dates = [
+        "",
+        "from-created-date=2020-01-01&",
+        "from-created-date=2016-03-01&to-created-date=2019-12-31T23:00:00Z&",
+    ];
+    let pages = [
+        "offset=0&limit=20",
+        "offset=7&limit=3",
+        "offset=150&limit=50",
+        "offset=100000&limit=5",
+    ];
+    let mut queries = Vec::new();
+    for (i, status) in statuses.iter().enumerate() {
+        for (j, name) in names.iter().enumerate() {
+            for (k, date) in dates.iter().enumerate() {
+                let sort = ["creationDate", "companyName"][(i + j + k) % 2];
+                let order = ["asc", "desc"][(i + k) % 2];
+                let page = pages[(i + j * 3 + k) % pages.len()];
+                queries.push(format!("{status}{name}{date}{page}&sort-by={sort}&order-by={order}"));
+            }
+        }
+    }
+    queries
+}
+
+async fn catalog_with(database: &TestDatabase, customers: &[Value]) -> Catalog {
+    let store = store::open(&database.url).await.unwrap();
+    import(store.as_ref(), customers).await;
+    Catalog::load(store).await.unwrap()
+}
+
+#[tokio::test]
+async fn sqlite_and_postgresql_give_the_same_bytes() {
+    let Some(postgres) = TestDatabase::postgres() else {
+        return;
+    };
+    let sqlite = TestDatabase::sqlite();
+    let plan = Plan {
+        customers: 3_000,
+        resellers: 6,
+        seed: 11,
+    };
+    let customers: Vec<Value> = Generator::new(plan).collect();
+    // Every generated record is valid, so both imports hold the same data.
+    assert!(customers.iter().all(|c| CustomerRecord::from_json(c.clone()).is_ok()));
+    let (on_sqlite, on_postgres) = tokio::join!(catalog_with(&sqlite, &customers), catalog_with(&postgres, &customers));
+    let mut compared = 0;
+    for query in query_matrix() {
+        let parsed = ListQuery::parse(&query).unwrap();
+        for rank in [0, 2, 5] {
+            let reseller = reseller_id(rank);
+            let a = on_sqlite.page(&reseller, &parsed).await.unwrap();
+            let b = on_postgres.page(&reseller, &parsed).await.unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&a),
+                String::from_utf8_lossy(&b),
+                "{query} on {reseller}"
+            );
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 4 * 9 * 3 * 3);
+}
