@@ -2,15 +2,20 @@
 //! customer's status, creation date, folded name and id, kept in the four
 //! orders SPEC §2 can ask for, split by status.
 //!
-//! About 90 bytes a customer. Counting and paging are then index arithmetic:
-//! a default page is a slice, `offset` is O(1) for one status, a name prefix
-//! or date range is a binary search, a substring is one `memmem` pass over
-//! the reseller's names. Only the page's documents come from the database.
+//! Counting and paging are index arithmetic: a default page is a slice,
+//! `offset` is O(1) for one status, a name prefix or a date range is a binary
+//! search, a substring starts from a trigram posting list (or, for small
+//! resellers, one `memmem` pass over their names). Only the page's documents
+//! come from the database.
+//!
+//! The layout is columnar (one array per field) because queries touch one
+//! field of many rows: a status filter reads a byte per row, a sort by name
+//! reads one rank array, and those stay in the CPU's cache.
 
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::HashMap;
 
-use crate::domain::{ListQuery, PatternShape, SortKey, SortOrder, Status};
+use crate::domain::{ListQuery, NamePattern, PatternShape, SortKey, SortOrder, Status};
 
 /// The four total orders of SPEC §2; ties always go to `customerId` ascending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,10 +41,24 @@ impl Order {
     }
 }
 
+/// Resellers with at least this many customers get a trigram index; below
+/// it, scanning their names costs microseconds and the postings would cost
+/// more memory than they save time.
+const TRIGRAM_MIN_CUSTOMERS: usize = 2_048;
+
 /// Collects customers (in any order) and builds the [`Index`].
-#[derive(Default)]
 pub struct IndexBuilder {
     resellers: HashMap<Box<str>, Columns>,
+    trigram_min: usize,
+}
+
+impl Default for IndexBuilder {
+    fn default() -> Self {
+        IndexBuilder {
+            resellers: HashMap::new(),
+            trigram_min: TRIGRAM_MIN_CUSTOMERS,
+        }
+    }
 }
 
 impl IndexBuilder {
@@ -56,7 +75,7 @@ impl IndexBuilder {
             Some(columns) => columns,
             None => self.resellers.entry(reseller_id.into()).or_default(),
         };
-        columns.push(row_id, status, created, name_key, customer_id);
+        columns.push(row_id, status, created, name_key.as_bytes(), customer_id.as_bytes());
     }
 
     /// Sorts every reseller's customers into the four orders.
@@ -64,7 +83,7 @@ impl IndexBuilder {
         let resellers = self
             .resellers
             .into_iter()
-            .map(|(id, columns)| (id, columns.into_reseller()))
+            .map(|(id, columns)| (id, Reseller::new(columns, self.trigram_min)))
             .collect();
         Index { generation, resellers }
     }
@@ -94,56 +113,48 @@ impl Index {
     }
 }
 
-/// Column-wise storage: one row's fields, its folded name and its id live in
-/// parallel vectors and two byte arenas (`*_end` marks where each one stops).
+/// One reseller's customers, a column per field. Names and ids live in byte
+/// arenas; `*_ends[i]` is where row `i`'s ends (it starts where `i - 1`'s did).
 #[derive(Default)]
 struct Columns {
-    rows: Vec<Row>,
+    row_ids: Vec<i64>,
+    created: Vec<i64>,
+    status: Vec<Status>,
+    name_ends: Vec<u32>,
     names: Vec<u8>,
+    id_ends: Vec<u32>,
     ids: Vec<u8>,
 }
 
-#[derive(Clone, Copy)]
-struct Row {
-    row_id: i64,
-    created: i64,
-    name_end: u32,
-    id_end: u32,
-    /// Positions in the created-desc, name-asc and name-desc orders
-    /// (the created-asc position is the row's own index).
-    ranks: [u32; 3],
-    status: Status,
-}
-
 impl Columns {
-    fn push(&mut self, row_id: i64, status: Status, created: i64, name_key: &str, customer_id: &str) {
-        self.names.extend_from_slice(name_key.as_bytes());
-        self.ids.extend_from_slice(customer_id.as_bytes());
-        self.rows.push(Row {
-            row_id,
-            created,
-            name_end: arena_offset(&self.names),
-            id_end: arena_offset(&self.ids),
-            ranks: [0; 3],
-            status,
-        });
+    fn push(&mut self, row_id: i64, status: Status, created: i64, name: &[u8], id: &[u8]) {
+        self.names.extend_from_slice(name);
+        self.ids.extend_from_slice(id);
+        self.row_ids.push(row_id);
+        self.created.push(created);
+        self.status.push(status);
+        self.name_ends.push(arena_offset(&self.names));
+        self.id_ends.push(arena_offset(&self.ids));
+    }
+
+    fn len(&self) -> usize {
+        self.row_ids.len()
     }
 
     fn name(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.rows[i - 1].name_end as usize };
-        &self.names[start..self.rows[i].name_end as usize]
+        let start = if i == 0 { 0 } else { self.name_ends[i - 1] as usize };
+        &self.names[start..self.name_ends[i] as usize]
     }
 
     fn id(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.rows[i - 1].id_end as usize };
-        &self.ids[start..self.rows[i].id_end as usize]
+        let start = if i == 0 { 0 } else { self.id_ends[i - 1] as usize };
+        &self.ids[start..self.id_ends[i] as usize]
     }
 
     fn compare(&self, order: Order, a: usize, b: usize) -> CmpOrdering {
-        let (ra, rb) = (&self.rows[a], &self.rows[b]);
         let key = match order {
-            Order::CreatedAsc => ra.created.cmp(&rb.created),
-            Order::CreatedDesc => rb.created.cmp(&ra.created),
+            Order::CreatedAsc => self.created[a].cmp(&self.created[b]),
+            Order::CreatedDesc => self.created[b].cmp(&self.created[a]),
             Order::NameAsc => self.name(a).cmp(self.name(b)),
             Order::NameDesc => self.name(b).cmp(self.name(a)),
         };
@@ -151,61 +162,52 @@ impl Columns {
     }
 
     fn sorted(&self, order: Order) -> Vec<u32> {
-        let mut positions: Vec<u32> = (0..self.rows.len() as u32).collect();
+        let mut positions: Vec<u32> = (0..self.len() as u32).collect();
         positions.sort_unstable_by(|&a, &b| self.compare(order, a as usize, b as usize));
         positions
     }
 
-    fn into_reseller(self) -> Reseller {
-        // Lay the rows out in created-asc order, so that order needs no list
-        // of its own and a row's index is its rank in it.
-        let mut laid_out = Columns {
-            rows: Vec::with_capacity(self.rows.len()),
+    /// The same rows, laid out in `order`.
+    fn reordered(&self, order: &[u32]) -> Columns {
+        let mut out = Columns {
+            row_ids: Vec::with_capacity(self.len()),
+            created: Vec::with_capacity(self.len()),
+            status: Vec::with_capacity(self.len()),
+            name_ends: Vec::with_capacity(self.len()),
             names: Vec::with_capacity(self.names.len()),
+            id_ends: Vec::with_capacity(self.len()),
             ids: Vec::with_capacity(self.ids.len()),
         };
-        for &i in &self.sorted(Order::CreatedAsc) {
+        for &i in order {
             let i = i as usize;
-            let row = self.rows[i];
-            laid_out.push(
-                row.row_id,
-                row.status,
-                row.created,
-                as_str(self.name(i)),
-                as_str(self.id(i)),
+            out.push(
+                self.row_ids[i],
+                self.status[i],
+                self.created[i],
+                self.name(i),
+                self.id(i),
             );
         }
-        drop(self);
+        out
+    }
 
-        let mut partitions: [Partition; Status::COUNT] = Default::default();
-        for (i, row) in laid_out.rows.iter().enumerate() {
-            partitions[row.status.index()].lists[Order::CreatedAsc as usize].push(i as u32);
+    /// The row whose name holds byte `at` of the name arena, searching
+    /// forwards from `from` (galloping: hits of a scan are close together).
+    fn row_at(&self, from: usize, at: usize) -> usize {
+        let ends = &self.name_ends;
+        let mut low = from;
+        let mut step = 1;
+        while low + step < ends.len() && ends[low + step] as usize <= at {
+            low += step;
+            step *= 2;
         }
-        for order in [Order::CreatedDesc, Order::NameAsc, Order::NameDesc] {
-            for (rank, &i) in laid_out.sorted(order).iter().enumerate() {
-                let row = &mut laid_out.rows[i as usize];
-                row.ranks[order as usize - 1] = rank as u32;
-                partitions[row.status.index()].lists[order as usize].push(i);
-            }
-        }
-        for partition in &mut partitions {
-            for list in &mut partition.lists {
-                list.shrink_to_fit();
-            }
-        }
-        Reseller {
-            columns: laid_out,
-            partitions,
-        }
+        let high = (low + step + 1).min(ends.len());
+        low + ends[low..high].partition_point(|&end| end as usize <= at)
     }
 }
 
 fn arena_offset(arena: &[u8]) -> u32 {
     u32::try_from(arena.len()).expect("one reseller's names fit in 4 GiB")
-}
-
-fn as_str(bytes: &[u8]) -> &str {
-    std::str::from_utf8(bytes).expect("arenas hold whole UTF-8 strings")
 }
 
 /// One status's customers of one reseller, as row indices in each [`Order`].
@@ -214,10 +216,75 @@ struct Partition {
     lists: [Vec<u32>; 4],
 }
 
+/// Posting lists: for each 3-byte sequence of the folded names, the rows
+/// (ascending) whose name contains it. Compressed-row layout: the rows of
+/// `keys[k]` are `rows[starts[k]..starts[k + 1]]`.
+struct Trigrams {
+    keys: Vec<u32>,
+    starts: Vec<u32>,
+    rows: Vec<u32>,
+}
+
+fn trigram_key(bytes: &[u8]) -> u32 {
+    u32::from(bytes[0]) << 16 | u32::from(bytes[1]) << 8 | u32::from(bytes[2])
+}
+
+impl Trigrams {
+    fn build(columns: &Columns) -> Self {
+        let mut pairs: Vec<u64> = Vec::with_capacity(columns.names.len());
+        for i in 0..columns.len() {
+            pairs.extend(
+                columns
+                    .name(i)
+                    .windows(3)
+                    .map(|window| u64::from(trigram_key(window)) << 32 | i as u64),
+            );
+        }
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut trigrams = Trigrams {
+            keys: Vec::new(),
+            starts: Vec::new(),
+            rows: Vec::with_capacity(pairs.len()),
+        };
+        for pair in pairs {
+            let key = (pair >> 32) as u32;
+            if trigrams.keys.last() != Some(&key) {
+                trigrams.keys.push(key);
+                trigrams.starts.push(trigrams.rows.len() as u32);
+            }
+            trigrams.rows.push(pair as u32);
+        }
+        trigrams.starts.push(trigrams.rows.len() as u32);
+        trigrams
+    }
+
+    fn postings(&self, trigram: &[u8]) -> &[u32] {
+        match self.keys.binary_search(&trigram_key(trigram)) {
+            Ok(k) => &self.rows[self.starts[k] as usize..self.starts[k + 1] as usize],
+            Err(_) => &[],
+        }
+    }
+
+    /// The shortest posting list among the needle's trigrams: every row that
+    /// contains the needle is in it.
+    fn rarest(&self, needle: &[u8]) -> &[u32] {
+        needle
+            .windows(3)
+            .map(|trigram| self.postings(trigram))
+            .min_by_key(|rows| rows.len())
+            .unwrap_or(&[])
+    }
+}
+
 /// One reseller's customers.
 pub struct Reseller {
+    /// Laid out in created-asc order, so a row's index is its rank there.
     columns: Columns,
+    /// Each row's rank in the created-desc, name-asc and name-desc orders.
+    ranks: [Vec<u32>; 3],
     partitions: [Partition; Status::COUNT],
+    trigrams: Option<Trigrams>,
 }
 
 /// The answer to a list query: the exact total and the page's database rows.
@@ -235,18 +302,45 @@ struct Candidates<'a> {
 }
 
 impl Reseller {
+    fn new(columns: Columns, trigram_min: usize) -> Self {
+        let columns = columns.reordered(&columns.sorted(Order::CreatedAsc));
+        let mut ranks: [Vec<u32>; 3] = Default::default();
+        let mut partitions: [Partition; Status::COUNT] = Default::default();
+        for (i, status) in columns.status.iter().enumerate() {
+            partitions[status.index()].lists[Order::CreatedAsc as usize].push(i as u32);
+        }
+        for order in [Order::CreatedDesc, Order::NameAsc, Order::NameDesc] {
+            let rank = &mut ranks[order as usize - 1];
+            rank.resize(columns.len(), 0);
+            for (position, &i) in columns.sorted(order).iter().enumerate() {
+                rank[i as usize] = position as u32;
+                partitions[columns.status[i as usize].index()].lists[order as usize].push(i);
+            }
+        }
+        for list in partitions.iter_mut().flat_map(|p| p.lists.iter_mut()) {
+            list.shrink_to_fit();
+        }
+        let trigrams = (columns.len() >= trigram_min).then(|| Trigrams::build(&columns));
+        Reseller {
+            columns,
+            ranks,
+            partitions,
+            trigrams,
+        }
+    }
+
     pub fn len(&self) -> usize {
-        self.columns.rows.len()
+        self.columns.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.columns.rows.is_empty()
+        self.columns.len() == 0
     }
 
     fn rank(&self, order: Order, i: u32) -> u32 {
         match order {
             Order::CreatedAsc => i,
-            other => self.columns.rows[i as usize].ranks[other as usize - 1],
+            other => self.ranks[other as usize - 1][i as usize],
         }
     }
 
@@ -261,14 +355,16 @@ impl Reseller {
         let date_filtered = !query.created.is_unbounded();
 
         if !query.customer_ids.is_empty() {
-            let matches = (0..self.columns.rows.len() as u32)
-                .filter(|&i| query.customer_ids.contains(as_str(self.columns.id(i as usize))))
+            let matches = (0..self.len() as u32)
+                .filter(|&i| {
+                    std::str::from_utf8(self.columns.id(i as usize)).is_ok_and(|id| query.customer_ids.contains(id))
+                })
                 .filter(|&i| self.matches(query, i))
                 .collect();
             return self.page_of(matches, order, query);
         }
-        if shape == Some(PatternShape::General) {
-            return self.page_of(self.scan_names(query), order, query);
+        if let (Some(pattern), Some(PatternShape::Contains(_) | PatternShape::General)) = (&query.name, shape) {
+            return self.page_of(self.substring_matches(pattern, query), order, query);
         }
 
         // Narrow each status to one contiguous, sorted slice.
@@ -289,7 +385,7 @@ impl Reseller {
         let matches: Vec<u32> = candidates
             .iter()
             .flat_map(|c| c.rows.iter().copied())
-            .filter(|&i| query.created.contains(self.columns.rows[i as usize].created))
+            .filter(|&i| query.created.contains(self.columns.created[i as usize]))
             .collect();
         if let [only] = candidates.as_slice()
             && only.order == order
@@ -343,7 +439,7 @@ impl Reseller {
             },
             _ => {
                 let list = &partition.lists[order as usize];
-                let created = |i: u32| columns.rows[i as usize].created;
+                let created = |i: u32| columns.created[i as usize];
                 let (from, to) = (query.created.from, query.created.to);
                 let (lo, hi) = if order == Order::CreatedAsc {
                     (
@@ -366,31 +462,56 @@ impl Reseller {
 
     /// Whether row `i` passes every filter of `query` except `customer-id`.
     fn matches(&self, query: &ListQuery, i: u32) -> bool {
-        let row = &self.columns.rows[i as usize];
-        query.statuses.contains(row.status)
-            && query.created.contains(row.created)
+        let i = i as usize;
+        query.statuses.contains(self.columns.status[i])
+            && query.created.contains(self.columns.created[i])
             && query
                 .name
                 .as_ref()
-                .is_none_or(|p| p.matches(as_str(self.columns.name(i as usize))))
+                .is_none_or(|p| p.matches_folded(self.columns.name(i)))
     }
 
-    /// Rows whose name matches a general pattern: one `memmem` pass over the
-    /// reseller's name arena for the pattern's longest literal, then the
-    /// full match on each row it hits. Rows come out in created-asc order.
-    fn scan_names(&self, query: &ListQuery) -> Vec<u32> {
-        let pattern = query.name.as_ref().expect("a general pattern");
+    /// Rows (in created-asc order) whose name matches a pattern with a
+    /// star in front: from the posting list of the rarest trigram of its
+    /// longest literal, or by one `memmem` pass over all names.
+    fn substring_matches(&self, pattern: &NamePattern, query: &ListQuery) -> Vec<u32> {
+        let needle = pattern.needle().as_bytes();
+        if let Some(trigrams) = &self.trigrams
+            && needle.len() >= 3
+        {
+            // A three-byte `*literal*` is exactly its posting list.
+            let exact = needle.len() == 3 && pattern.shape() == PatternShape::Contains(pattern.needle());
+            let columns = &self.columns;
+            return trigrams
+                .rarest(needle)
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    let row = i as usize;
+                    query.statuses.contains(columns.status[row])
+                        && query.created.contains(columns.created[row])
+                        && (exact || pattern.matches_folded(columns.name(row)))
+                })
+                .collect();
+        }
+        self.scan_names(pattern, query)
+    }
+
+    /// One `memmem` pass over the name arena for the pattern's longest
+    /// literal, then the full match on each row it hits.
+    fn scan_names(&self, pattern: &NamePattern, query: &ListQuery) -> Vec<u32> {
         let needle = pattern.needle().as_bytes();
         let finder = memchr::memmem::Finder::new(needle);
-        let rows = &self.columns.rows;
         let names = &self.columns.names;
         let mut matches = Vec::new();
         let mut row = 0usize;
         let mut from = 0usize;
-        while let Some(found) = finder.find(&names[from..]) {
+        while row < self.len()
+            && let Some(found) = finder.find(&names[from..])
+        {
             let at = from + found;
-            row += rows[row..].partition_point(|r| r.name_end as usize <= at);
-            let name_end = rows[row].name_end as usize;
+            row = self.columns.row_at(row, at);
+            let name_end = self.columns.name_ends[row] as usize;
             // A hit that runs into the next name is no hit; either way the
             // next candidate starts no earlier than the next name.
             if at + needle.len() <= name_end && self.matches(query, row as u32) {
@@ -398,9 +519,6 @@ impl Reseller {
             }
             from = name_end;
             row += 1;
-            if row == rows.len() {
-                break;
-            }
         }
         matches
     }
@@ -452,7 +570,7 @@ impl Reseller {
                 .map(|c| c.rows.partition_point(|&i| self.rank(order, i) < rank))
                 .sum()
         };
-        let (mut lo, mut hi) = (0u32, self.columns.rows.len() as u32);
+        let (mut lo, mut hi) = (0u32, self.len() as u32);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             if below(mid + 1) > offset {
@@ -483,7 +601,113 @@ impl Reseller {
     fn selection(&self, total: usize, page: &[u32]) -> Selection {
         Selection {
             total: total as u64,
-            row_ids: page.iter().map(|&i| self.columns.rows[i as usize].row_id).collect(),
+            row_ids: page.iter().map(|&i| self.columns.row_ids[i as usize]).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::CustomerRecord;
+    use crate::generate::{Generator, Plan, reseller_id};
+
+    /// The same customers with trigram indexes on every reseller, and on none.
+    fn both_ways() -> (Index, Index) {
+        let plan = Plan {
+            customers: 6_000,
+            resellers: 3,
+            seed: 5,
+        };
+        let mut with = IndexBuilder {
+            trigram_min: 0,
+            ..IndexBuilder::default()
+        };
+        let mut without = IndexBuilder {
+            trigram_min: usize::MAX,
+            ..IndexBuilder::default()
+        };
+        for (row, value) in Generator::new(plan).enumerate() {
+            let r = CustomerRecord::from_json(value).unwrap();
+            for builder in [&mut with, &mut without] {
+                builder.push(
+                    row as i64,
+                    &r.reseller_id,
+                    r.status,
+                    r.created_at,
+                    &r.name_key,
+                    &r.customer_id,
+                );
+            }
+        }
+        (with.finish(1), without.finish(1))
+    }
+
+    #[test]
+    fn trigram_postings_answer_exactly_like_a_scan() {
+        let (with, without) = both_ways();
+        let patterns = [
+            "*tec*",
+            "*TEC*",
+            "*ana*",
+            "*analytics*",
+            "*gmbh",
+            "*a*s*",
+            "*straße*",
+            "*ø*",
+            "*ørb*",
+            "*resund b*",
+            "*5\\*\\*",
+            "*%*",
+            "*xyzzy*",
+            "*ic*",
+            "*c*",
+            "*e i*",
+            "*ōsaka*",
+            "*ch*ca*",
+            "*s ltd",
+            "n*h*",
+        ];
+        let mut compared = 0;
+        for pattern in patterns {
+            for extra in [
+                "",
+                "&status=1002&status=1000",
+                "&from-created-date=2018-01-01&sort-by=companyName",
+            ] {
+                let query = ListQuery::parse(&format!(
+                    "name={}{extra}&limit=50&offset=3",
+                    pattern.replace('%', "%25").replace(' ', "+")
+                ))
+                .unwrap();
+                for rank in 0..3 {
+                    let id = reseller_id(rank);
+                    let (a, b) = (with.reseller(&id).unwrap(), without.reseller(&id).unwrap());
+                    assert!(a.trigrams.is_some() && b.trigrams.is_none());
+                    assert_eq!(a.select(&query), b.select(&query), "{pattern}{extra} on {id}");
+                    compared += 1;
+                }
+            }
+        }
+        assert_eq!(compared, 20 * 3 * 3);
+    }
+
+    #[test]
+    fn postings_list_every_row_containing_the_trigram() {
+        let (with, _) = both_ways();
+        let reseller = with.reseller(&reseller_id(0)).unwrap();
+        let trigrams = reseller.trigrams.as_ref().unwrap();
+        let columns = &reseller.columns;
+        for trigram in [
+            &b"tec"[..],
+            b"ana",
+            b" gm",
+            "ø".as_bytes().get(..2).map(|b| [b, b"r"].concat()).as_deref().unwrap(),
+        ] {
+            let expected: Vec<u32> = (0..columns.len() as u32)
+                .filter(|&i| columns.name(i as usize).windows(3).any(|w| w == trigram))
+                .collect();
+            assert_eq!(trigrams.postings(trigram), expected.as_slice(), "{trigram:?}");
         }
     }
 }

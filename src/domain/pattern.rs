@@ -31,6 +31,8 @@ pub enum PatternShape<'a> {
     Exact(&'a str),
     /// `literal*`: the folded name starts with this.
     Prefix(&'a str),
+    /// `*literal*`: the folded name contains this.
+    Contains(&'a str),
     /// Anything else; [`NamePattern::matches`] decides, after a substring
     /// pre-filter on [`NamePattern::needle`].
     General,
@@ -84,6 +86,7 @@ impl NamePattern {
             ([], _, _) => PatternShape::Any,
             ([only], false, false) => PatternShape::Exact(only),
             ([only], false, true) => PatternShape::Prefix(only),
+            ([only], true, true) => PatternShape::Contains(only),
             _ => PatternShape::General,
         }
     }
@@ -104,7 +107,11 @@ impl NamePattern {
     /// ever spans whole characters. With stars as the only wildcard, taking
     /// each middle run at its leftmost occurrence never misses a match.
     pub fn matches(&self, folded_name: &str) -> bool {
-        let name = folded_name.as_bytes();
+        self.matches_folded(folded_name.as_bytes())
+    }
+
+    /// [`NamePattern::matches`] on the folded name's UTF-8 bytes.
+    pub fn matches_folded(&self, name: &[u8]) -> bool {
         let Some((first, rest)) = self.parts.split_first() else {
             return true;
         };
@@ -201,6 +208,7 @@ mod tests {
         assert_eq!(shape("ab**").shape(), PatternShape::Prefix("ab"));
         assert_eq!(shape(r"ab\*").shape(), PatternShape::Exact("ab*"));
         assert_eq!(shape("*ab").shape(), PatternShape::General);
+        assert_eq!(shape("**Ab**").shape(), PatternShape::Contains("ab"));
         assert_eq!(shape("a*b*").shape(), PatternShape::General);
         assert_eq!(shape("*xy*abcd*").needle(), "abcd");
     }

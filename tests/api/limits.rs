@@ -169,10 +169,14 @@ async fn a_request_past_the_timeout_is_500_1124_with_its_request_id() {
     })
     .await;
     let partner = server.client("*").await;
+    // A token request always waits for its (slow, by design) secret check.
     let response = server
-        .get(PATH)
-        .partner(&partner)
+        .request(http::Method::POST, "/ims/token/v3")
         .header("X-Request-Id", "slow-1")
+        .form(&format!(
+            "grant_type=client_credentials&client_id={}&client_secret={}",
+            partner.key, partner.secret
+        ))
         .send()
         .await;
     assert_eq!(

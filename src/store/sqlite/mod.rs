@@ -4,6 +4,14 @@
 //! WAL lets readers (the server) and the writer (`roster import` in another
 //! process) work at once; each read runs in one transaction, so it sees one
 //! snapshot, generation included.
+//!
+//! The two reads on every request (the generation, and a page's 20
+//! documents by primary key) run inline on the async thread: about 20 µs of
+//! work on cached pages, well under what tokio tolerates between awaits.
+//! Moving them to the blocking pool cost two thread switches per request,
+//! a third of the server's CPU under load (see docs/PERFORMANCE.md).
+//! Everything longer (catalog loads, imports, client management) runs on
+//! the blocking pool.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -72,6 +80,14 @@ impl SqliteStore {
         };
         store.run(migrate).await?;
         Ok(store)
+    }
+
+    /// Runs a short read on a pooled connection, on the calling thread.
+    fn run_inline<R>(&self, work: impl FnOnce(&mut Connection) -> Result<R>) -> Result<R> {
+        let mut conn = self.pool.take()?;
+        let outcome = work(&mut conn);
+        self.pool.give(conn);
+        outcome
     }
 
     /// Runs `work` on a pooled connection, off the async threads.
@@ -160,7 +176,7 @@ impl Store for SqliteStore {
     }
 
     async fn generation(&self) -> Result<i64> {
-        self.run(|conn| generation(conn)).await
+        self.run_inline(|conn| generation(conn))
     }
 
     async fn load_catalog(&self, mut builder: IndexBuilder) -> Result<(i64, IndexBuilder)> {
@@ -192,7 +208,7 @@ impl Store for SqliteStore {
     }
 
     async fn fetch_page(&self, expected: i64, rows: Vec<i64>, mut body: Vec<u8>) -> Result<Option<Vec<u8>>> {
-        self.run(move |conn| {
+        self.run_inline(move |conn| {
             let tx = conn.transaction()?;
             if generation(&tx)? != expected {
                 return Ok(None);
@@ -212,7 +228,6 @@ impl Store for SqliteStore {
             tx.commit()?;
             Ok(Some(body))
         })
-        .await
     }
 
     async fn reseller_in_any_scope(&self, reseller_id: &str) -> Result<bool> {
