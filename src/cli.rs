@@ -356,8 +356,9 @@ fn print_json(value: &Value) {
     );
 }
 
-/// Logs go to stderr: `info` for the server commands, `warn` for the others,
-/// unless `ROSTER_LOG` (an `EnvFilter` directive such as `debug`) says otherwise.
+/// Logs go to stderr (buffered, see [`crate::logs`]): `info` for the server
+/// commands, `warn` for the others, unless `ROSTER_LOG` (an `EnvFilter`
+/// directive such as `debug`) says otherwise.
 pub fn init_logging(cli: &Cli) {
     let (format, default_level) = match &cli.command {
         Command::Serve(args) => (args.tuning.log_format, "info"),
@@ -368,7 +369,8 @@ pub fn init_logging(cli: &Cli) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(crate::logs::BufferedStderr::global());
     match format {
         LogFormat::Json => logs.json().flatten_event(true).init(),
         LogFormat::Text => logs.init(),

@@ -13,7 +13,7 @@ use crate::auth::clients::{create_client, issue_token};
 use crate::cli::{DemoArgs, serve_app};
 use crate::domain::{CustomerRecord, ResellerScope};
 use crate::generate::{Generator, Plan, reseller_id};
-use crate::store::{self, ImportItem, Store};
+use crate::store::{self, RecordSender, Store};
 
 /// The name of the demo's own client, reused on later runs.
 const DEMO_CLIENT: &str = "roster-demo";
@@ -86,17 +86,18 @@ pub async fn run(args: DemoArgs) -> Result<()> {
 /// Generates `plan`'s customers straight into the store, through the same
 /// validation as `roster import`.
 async fn load(store: Arc<dyn Store>, plan: Plan) -> Result<()> {
-    let (sender, receiver) = mpsc::channel(4096);
+    let (sender, receiver) = mpsc::channel(16);
     let producer = tokio::task::spawn_blocking(move || -> Result<()> {
-        for value in Generator::new(plan) {
+        let mut records = RecordSender::new(sender);
+        let outcome = Generator::new(plan).try_for_each(|value| {
             let record =
                 CustomerRecord::from_json(value).map_err(|e| anyhow::anyhow!("generated a bad record: {e}"))?;
-            if sender.blocking_send(ImportItem::Record(Box::new(record))).is_err() {
-                return Ok(());
-            }
-        }
-        let _ = sender.blocking_send(ImportItem::End);
-        Ok(())
+            // A stopped writer reports its own error, below.
+            let _ = records.send(record);
+            Ok(())
+        });
+        records.finish(outcome.is_ok());
+        outcome
     });
     let outcome = store.import(receiver).await;
     producer.await??;

@@ -19,10 +19,10 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::domain::CustomerRecord;
-use crate::store::{ImportItem, ImportOutcome, Store};
+use crate::store::{ImportOutcome, RecordSender, Store};
 
-/// Records read ahead of the database writer.
-const READ_AHEAD: usize = 4096;
+/// Batches of records read ahead of the database writer.
+const READ_AHEAD: usize = 16;
 
 /// Where a bad record is: NDJSON counts lines, an array counts elements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,13 +70,9 @@ pub async fn import_file(store: Arc<dyn Store>, path: PathBuf) -> Result<ImportO
     let (source, progress) = open_source(&path)?;
     let (sender, receiver) = mpsc::channel(READ_AHEAD);
     let reader = tokio::task::spawn_blocking(move || {
-        let outcome = read_records(source, &sender);
-        let last = if outcome.is_ok() {
-            ImportItem::End
-        } else {
-            ImportItem::Abort
-        };
-        let _ = sender.blocking_send(last);
+        let mut records = RecordSender::new(sender);
+        let outcome = read_records(source, &mut records);
+        records.finish(outcome.is_ok());
         outcome
     });
     let written = store.import(receiver).await;
@@ -111,7 +107,7 @@ fn open_source(path: &Path) -> Result<(Box<dyn Read + Send>, Option<ProgressBar>
 
 /// Reads, validates and sends every record; the format is decided by the
 /// first character (`[`: an array, else NDJSON).
-pub fn read_records(source: Box<dyn Read + Send>, sender: &mpsc::Sender<ImportItem>) -> Result<u64, ReadError> {
+pub fn read_records(source: Box<dyn Read + Send>, records: &mut RecordSender) -> Result<u64, ReadError> {
     let mut source = BufReader::with_capacity(1 << 16, source);
     let is_array = loop {
         let buffer = source.fill_buf().map_err(ReadError::Io)?;
@@ -128,7 +124,7 @@ pub fn read_records(source: Box<dyn Read + Send>, sender: &mpsc::Sender<ImportIt
         source.consume(skip);
     };
     let mut sink = Sink {
-        sender,
+        records,
         count: 0,
         failure: None,
     };
@@ -141,7 +137,7 @@ pub fn read_records(source: Box<dyn Read + Send>, sender: &mpsc::Sender<ImportIt
 }
 
 struct Sink<'a> {
-    sender: &'a mpsc::Sender<ImportItem>,
+    records: &'a mut RecordSender,
     count: u64,
     failure: Option<ReadError>,
 }
@@ -149,9 +145,7 @@ struct Sink<'a> {
 impl Sink<'_> {
     fn accept(&mut self, position: Position, value: Value) -> Result<(), ReadError> {
         let record = CustomerRecord::from_json(value).map_err(|e| ReadError::BadRecord { position, reason: e.0 })?;
-        self.sender
-            .blocking_send(ImportItem::Record(Box::new(record)))
-            .map_err(|_| ReadError::WriterStopped)?;
+        self.records.send(record).map_err(|_| ReadError::WriterStopped)?;
         self.count += 1;
         Ok(())
     }
@@ -244,16 +238,18 @@ impl<'de> Visitor<'de> for ArrayOfRecords<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::ImportItem;
 
     /// Reads `input` as the importer would, collecting what it would write.
     fn read(input: &str) -> (Result<u64, String>, Vec<String>) {
         let (sender, mut receiver) = mpsc::channel(1024);
+        let mut records = RecordSender::new(sender);
         let outcome =
-            read_records(Box::new(std::io::Cursor::new(input.to_owned())), &sender).map_err(|e| e.to_string());
-        drop(sender);
+            read_records(Box::new(std::io::Cursor::new(input.to_owned())), &mut records).map_err(|e| e.to_string());
+        records.finish(outcome.is_ok());
         let mut ids = Vec::new();
-        while let Ok(ImportItem::Record(record)) = receiver.try_recv() {
-            ids.push(record.customer_id);
+        while let Ok(ImportItem::Records(batch)) = receiver.try_recv() {
+            ids.extend(batch.into_iter().map(|record| record.customer_id));
         }
         (outcome, ids)
     }

@@ -15,4 +15,5 @@ pub mod generate;
 pub mod http;
 pub mod import;
 pub mod limits;
+pub mod logs;
 pub mod store;

@@ -9,7 +9,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     cli::init_logging(&cli);
     let runtime = tokio::runtime::Runtime::new().expect("starting the async runtime");
-    match runtime.block_on(cli::run(cli)) {
+    let outcome = runtime.block_on(cli::run(cli));
+    drop(runtime);
+    roster::logs::BufferedStderr::global().flush_now();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");

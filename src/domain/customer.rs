@@ -49,13 +49,10 @@ const ADDRESS_FIELDS: [&str; 7] = [
 impl CustomerRecord {
     /// Validates one imported JSON value and normalises it.
     pub fn from_json(value: Value) -> Result<Self, RecordError> {
-        let Value::Object(mut input) = value else {
+        let Value::Object(input) = value else {
             return Err(RecordError("record: must be a JSON object".into()));
         };
-        let mut fields = Fields {
-            map: &mut input,
-            path: "",
-        };
+        let mut fields = Fields::new(input, "");
         let mut doc = Map::new();
 
         let external_reference_id = fields.string("externalReferenceId", Rule::max(35))?;
@@ -69,23 +66,20 @@ impl CustomerRecord {
             .ok_or_else(|| RecordError("status: must be one of 1000, 1002, 1004, 1010, 1012, 1014, 1026".into()))?;
         doc.insert("status".into(), status_code.into());
 
-        let mut profile_input = match fields.take("companyProfile")? {
+        let profile_input = match fields.take("companyProfile")? {
             Some(Value::Object(map)) => map,
             Some(_) => return Err(RecordError("companyProfile: must be an object".into())),
             None => return Err(RecordError("companyProfile.companyName: is required".into())),
         };
-        let (profile, company_name) = company_profile(&mut profile_input)?;
+        let (profile, company_name) = company_profile(profile_input)?;
         doc.insert("companyProfile".into(), Value::Object(profile));
 
         let discounts = fields.array("discounts", |value, path| {
-            let Value::Object(mut map) = value else {
+            let Value::Object(map) = value else {
                 return Err(RecordError(format!("{path}: must be an object")));
             };
             let field_path = format!("{path}.");
-            let mut discount = Fields {
-                map: &mut map,
-                path: &field_path,
-            };
+            let mut discount = Fields::new(map, &field_path);
             let mut out = Map::new();
             let offer_type = discount.string("offerType", Rule::OneOf(&["LICENSE", "CONSUMABLES"]))?;
             if offer_type.is_empty() {
@@ -93,7 +87,7 @@ impl CustomerRecord {
             }
             out.insert("offerType".into(), offer_type.into());
             out.insert("level".into(), discount.string("level", Rule::max(20))?.into());
-            out.append(&mut map);
+            out.extend(discount.rest());
             Ok(Value::Object(out))
         })?;
         doc.insert("discounts".into(), discounts);
@@ -121,7 +115,7 @@ impl CustomerRecord {
             doc.insert("linkedMembership".into(), linked);
         }
         // Whatever else the record carries is kept, in its own order.
-        doc.append(&mut input);
+        doc.extend(fields.rest());
 
         Ok(CustomerRecord {
             customer_id,
@@ -134,11 +128,8 @@ impl CustomerRecord {
     }
 }
 
-fn company_profile(input: &mut Map<String, Value>) -> Result<(Map<String, Value>, String), RecordError> {
-    let mut fields = Fields {
-        map: input,
-        path: "companyProfile.",
-    };
+fn company_profile(input: Map<String, Value>) -> Result<(Map<String, Value>, String), RecordError> {
+    let mut fields = Fields::new(input, "companyProfile.");
     let mut out = Map::new();
     let company_name = fields.required_string("companyName", 250)?;
     out.insert("companyName".into(), company_name.clone().into());
@@ -161,47 +152,41 @@ fn company_profile(input: &mut Map<String, Value>) -> Result<(Map<String, Value>
                 address.insert(name.into(), "".into());
             }
         }
-        Some(Value::Object(mut map)) => {
-            let mut address_fields = Fields {
-                map: &mut map,
-                path: "companyProfile.address.",
-            };
+        Some(Value::Object(map)) => {
+            let mut address_fields = Fields::new(map, "companyProfile.address.");
             for name in ADDRESS_FIELDS {
                 address.insert(name.into(), address_fields.string(name, Rule::max(250))?.into());
             }
-            address.append(&mut map);
+            address.extend(address_fields.rest());
         }
         Some(_) => return Err(RecordError("companyProfile.address: must be an object".into())),
     }
     out.insert("address".into(), Value::Object(address));
 
     let contacts = fields.array("contacts", |value, path| {
-        let Value::Object(mut map) = value else {
+        let Value::Object(map) = value else {
             return Err(RecordError(format!("{path}: must be an object")));
         };
         let field_path = format!("{path}.");
-        let mut contact = Fields {
-            map: &mut map,
-            path: &field_path,
-        };
+        let mut contact = Fields::new(map, &field_path);
         let mut out = Map::new();
         for name in ["firstName", "lastName", "email"] {
             out.insert(name.into(), contact.string(name, Rule::max(250))?.into());
         }
         // A contact's phoneNumber appears only when the record has one.
-        if contact.map.get("phoneNumber").is_some_and(|v| !v.is_null()) {
+        if contact.has("phoneNumber") {
             out.insert(
                 "phoneNumber".into(),
                 contact.string("phoneNumber", Rule::max(250))?.into(),
             );
         } else {
-            contact.map.shift_remove("phoneNumber");
+            contact.take("phoneNumber")?;
         }
-        out.append(&mut map);
+        out.extend(contact.rest());
         Ok(Value::Object(out))
     })?;
     out.insert("contacts".into(), contacts);
-    out.append(input);
+    out.extend(fields.rest());
     Ok((out, company_name))
 }
 
@@ -240,20 +225,50 @@ impl Rule {
 
 /// Takes named fields out of a JSON object; what is left afterwards is the
 /// record's unknown data, still in its original order.
+///
+/// A list, not a map: objects have a handful of keys, so finding one by
+/// comparing names beats hashing it, and taking one leaves a hole instead of
+/// shifting the rest.
 struct Fields<'a> {
-    map: &'a mut Map<String, Value>,
+    entries: Vec<(String, Option<Value>)>,
     /// Prefix of error paths, e.g. `companyProfile.`.
     path: &'a str,
 }
 
-impl Fields<'_> {
+impl<'a> Fields<'a> {
+    fn new(object: Map<String, Value>, path: &'a str) -> Self {
+        Fields {
+            entries: object.into_iter().map(|(key, value)| (key, Some(value))).collect(),
+            path,
+        }
+    }
+
+    /// Whether `name` is present and not `null`.
+    fn has(&self, name: &str) -> bool {
+        self.entries
+            .iter()
+            .any(|(key, value)| key == name && value.as_ref().is_some_and(|v| !v.is_null()))
+    }
+
+    /// The fields nobody took, in their original order.
+    fn rest(self) -> impl Iterator<Item = (String, Value)> {
+        self.entries
+            .into_iter()
+            .filter_map(|(key, value)| value.map(|value| (key, value)))
+    }
+
     fn error(&self, name: &str, why: &str) -> RecordError {
         RecordError(format!("{}{name}: {why}", self.path))
     }
 
     /// Removes `name`; an explicit `null` counts as absent.
     fn take(&mut self, name: &str) -> Result<Option<Value>, RecordError> {
-        Ok(self.map.shift_remove(name).filter(|v| !v.is_null()))
+        Ok(self
+            .entries
+            .iter_mut()
+            .find(|(key, _)| key == name)
+            .and_then(|(_, value)| value.take())
+            .filter(|v| !v.is_null()))
     }
 
     fn string(&mut self, name: &str, rule: Rule) -> Result<String, RecordError> {
@@ -265,7 +280,7 @@ impl Fields<'_> {
     }
 
     fn required_string(&mut self, name: &str, max_chars: usize) -> Result<String, RecordError> {
-        if self.map.get(name).is_none_or(Value::is_null) {
+        if !self.has(name) {
             return Err(self.error(name, "is required"));
         }
         let value = self.string(name, Rule::max(max_chars))?;

@@ -4,9 +4,8 @@
 
 use std::sync::Arc;
 
-use axum::Extension;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 
@@ -22,16 +21,18 @@ static RATELIMIT: header::HeaderName = header::HeaderName::from_static("ratelimi
 
 pub async fn list(
     State(app): State<Arc<App>>,
-    Extension(context): Extension<RequestContext>,
     reseller_id: std::result::Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    uri: Uri,
+    request: Request,
 ) -> Response {
     // An id that does not even decode can be no reseller's: it goes through
     // the checks as an unknown one.
     let reseller_id = reseller_id.map_or_else(|_| "\u{FFFD}".to_owned(), |Path(id)| id);
+    let context = request
+        .extensions()
+        .get::<RequestContext>()
+        .expect("the request-context middleware runs first");
     let mut seen = Seen::default();
-    let outcome = respond(&app, &context, &reseller_id, &headers, &uri, &mut seen).await;
+    let outcome = respond(&app, context, &reseller_id, request.headers(), request.uri(), &mut seen).await;
     let mut response = outcome.unwrap_or_else(IntoResponse::into_response);
     if let Some(decision) = seen.rate {
         rate_headers(response.headers_mut(), decision);

@@ -1,10 +1,11 @@
 //! What every request passes through, outermost first: request id and the
-//! access log, panic → 500, timeout → 500, size limits, the in-flight limit.
-//! Each answers in SPEC §3's JSON shape, so no limit leaks a bare body.
+//! access log, panic → 500, then the guard (timeout → 500, size limits, the
+//! in-flight limit). Each answers in SPEC §3's JSON shape, so no limit leaks
+//! a bare body.
 
 use std::any::Any;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
@@ -104,17 +105,20 @@ pub async fn record_route(request: Request, next: Next) -> Response {
     response
 }
 
-/// Answers 500 1124 when a request runs past the timeout; the work is dropped.
-pub async fn timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::Timeout.into_response(),
-    }
+/// The resource limits of one server: its configuration and the permits of
+/// its in-flight limit.
+pub struct Guard {
+    pub limits: HttpLimits,
+    pub in_flight: Semaphore,
 }
 
 /// Refuses over-long URIs (414) and oversized header sections (431) in JSON,
-/// well below hyper's own buffer limit, which could only close the connection.
-pub async fn size_limits(State(limits): State<Arc<HttpLimits>>, request: Request, next: Next) -> Response {
+/// well below hyper's own buffer limit, which could only close the
+/// connection; then waits for an in-flight permit (back-pressure: at most
+/// `--max-in-flight` requests are worked on at once); and answers 500 1124
+/// when all of it runs past the timeout, dropping the work.
+pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
+    let limits = &guard.limits;
     let uri_bytes = request.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
     if uri_bytes > limits.max_uri_bytes {
         return ApiError::UriTooLong {
@@ -133,17 +137,18 @@ pub async fn size_limits(State(limits): State<Arc<HttpLimits>>, request: Request
         }
         .into_response();
     }
-    next.run(request).await
-}
-
-/// At most `--max-in-flight` requests are worked on at once; the others wait
-/// their turn (back-pressure) within their timeout.
-pub async fn in_flight(State(permits): State<Arc<Semaphore>>, request: Request, next: Next) -> Response {
-    let _permit = permits
-        .acquire()
-        .await
-        .expect("the in-flight semaphore is never closed");
-    next.run(request).await
+    let work = async {
+        let _permit = guard
+            .in_flight
+            .acquire()
+            .await
+            .expect("the in-flight semaphore is never closed");
+        next.run(request).await
+    };
+    match tokio::time::timeout(limits.request_timeout, work).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout.into_response(),
+    }
 }
 
 /// The response to a panic in a handler: 500 1124, the message only logged.

@@ -64,8 +64,10 @@ impl Default for HttpLimits {
 
 /// Every route, behind the middleware of [`middleware`].
 pub fn router(app: Arc<App>) -> Router {
-    let limits = Arc::new(app.limits.clone());
-    let in_flight = Arc::new(Semaphore::new(limits.max_in_flight.max(1)));
+    let guard = Arc::new(middleware::Guard {
+        in_flight: Semaphore::new(app.limits.max_in_flight.max(1)),
+        limits: app.limits.clone(),
+    });
     Router::new()
         .route("/v3/resellers/{reseller_id}/customers", get(customers::list))
         .route("/ims/token/v3", post(token::issue))
@@ -73,9 +75,7 @@ pub fn router(app: Arc<App>) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .route_layer(from_fn(middleware::record_route))
-        .layer(from_fn_with_state(in_flight, middleware::in_flight))
-        .layer(from_fn_with_state(limits.clone(), middleware::size_limits))
-        .layer(from_fn_with_state(limits.request_timeout, middleware::timeout))
+        .layer(from_fn_with_state(guard, middleware::guard))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(from_fn(middleware::request_context))
         .with_state(app)

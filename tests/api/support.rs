@@ -324,11 +324,12 @@ pub fn error_body(code: &str, message: &str, details: &[&str]) -> Value {
 
 /// Imports `customers` through the store, as `roster import` would.
 pub async fn import(store: &dyn Store, customers: &[Value]) -> ImportOutcome {
-    let (sender, receiver) = mpsc::channel(customers.len() + 1);
-    for value in customers {
-        let record = CustomerRecord::from_json(value.clone()).expect("a valid test customer");
-        sender.send(ImportItem::Record(Box::new(record))).await.unwrap();
-    }
+    let (sender, receiver) = mpsc::channel(2);
+    let records = customers
+        .iter()
+        .map(|value| CustomerRecord::from_json(value.clone()).expect("a valid test customer"))
+        .collect();
+    sender.send(ImportItem::Records(records)).await.unwrap();
     sender.send(ImportItem::End).await.unwrap();
     store.import(receiver).await.expect("the import commits")
 }

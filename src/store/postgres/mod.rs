@@ -258,21 +258,23 @@ impl Store for PostgresStore {
         let mut imported: i64 = 0;
         loop {
             match records.recv().await {
-                Some(ImportItem::Record(r)) => {
-                    imported += 1;
-                    let status = r.status.number() as i16;
-                    writer
-                        .as_mut()
-                        .write(&[
-                            &imported,
-                            &r.customer_id,
-                            &r.reseller_id,
-                            &status,
-                            &r.created_at,
-                            &r.name_key,
-                            &r.doc,
-                        ])
-                        .await?;
+                Some(ImportItem::Records(batch)) => {
+                    for r in batch {
+                        imported += 1;
+                        let status = r.status.number() as i16;
+                        writer
+                            .as_mut()
+                            .write(&[
+                                &imported,
+                                &r.customer_id,
+                                &r.reseller_id,
+                                &status,
+                                &r.created_at,
+                                &r.name_key,
+                                &r.doc,
+                            ])
+                            .await?;
+                    }
                 }
                 Some(ImportItem::End) => break,
                 // Dropping the transaction unfinished rolls everything back.

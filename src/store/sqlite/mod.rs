@@ -144,6 +144,25 @@ fn generation(conn: &Connection) -> Result<i64> {
         .query_row([], |r| r.get(0))?)
 }
 
+/// Appends the documents of `rows` to `body`; `false` if the data is not at
+/// generation `expected` any more. Runs inside the caller's transaction.
+fn read_page(conn: &Connection, expected: i64, rows: &[i64], body: &mut Vec<u8>) -> Result<bool> {
+    if generation(conn)? != expected {
+        return Ok(false);
+    }
+    let mut stmt = conn.prepare_cached("SELECT doc FROM customers WHERE id = ?1")?;
+    for (i, id) in rows.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        stmt.query_row([id], |r| {
+            body.extend_from_slice(r.get_ref(0)?.as_bytes()?);
+            Ok(())
+        })?;
+    }
+    Ok(true)
+}
+
 const CLIENT_COLUMNS: &str =
     "client_id, name, secret_hash, all_resellers, rate_limit, enabled, token_epoch, created_at";
 
@@ -209,24 +228,13 @@ impl Store for SqliteStore {
 
     async fn fetch_page(&self, expected: i64, rows: Vec<i64>, mut body: Vec<u8>) -> Result<Option<Vec<u8>>> {
         self.run_inline(move |conn| {
-            let tx = conn.transaction()?;
-            if generation(&tx)? != expected {
-                return Ok(None);
-            }
-            {
-                let mut stmt = tx.prepare_cached("SELECT doc FROM customers WHERE id = ?1")?;
-                for (i, id) in rows.iter().enumerate() {
-                    if i > 0 {
-                        body.push(b',');
-                    }
-                    stmt.query_row([id], |r| {
-                        body.extend_from_slice(r.get_ref(0)?.as_bytes()?);
-                        Ok(())
-                    })?;
-                }
-            }
-            tx.commit()?;
-            Ok(Some(body))
+            // One read transaction: one snapshot for the generation and the
+            // documents. BEGIN and COMMIT are cached statements too, so a page
+            // costs no SQL parsing at all.
+            conn.prepare_cached("BEGIN")?.execute([])?;
+            let outcome = read_page(conn, expected, &rows, &mut body);
+            conn.prepare_cached("COMMIT")?.execute([])?;
+            Ok(outcome?.then_some(body))
         })
     }
 
@@ -263,16 +271,18 @@ impl Store for SqliteStore {
                 )?;
                 loop {
                     match records.blocking_recv() {
-                        Some(ImportItem::Record(r)) => {
-                            upsert.execute(params![
-                                r.customer_id,
-                                r.reseller_id,
-                                r.status.number(),
-                                r.created_at,
-                                r.name_key,
-                                r.doc
-                            ])?;
-                            imported += 1;
+                        Some(ImportItem::Records(batch)) => {
+                            for r in batch {
+                                upsert.execute(params![
+                                    r.customer_id,
+                                    r.reseller_id,
+                                    r.status.number(),
+                                    r.created_at,
+                                    r.name_key,
+                                    r.doc
+                                ])?;
+                                imported += 1;
+                            }
                         }
                         Some(ImportItem::End) => break,
                         // Dropping `tx` unfinished rolls everything back.
