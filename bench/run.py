@@ -241,7 +241,8 @@ def pgbench(database_name, reseller, runs, seconds):
 TARGETS = {"S1": 0.50, "S2": 0.40, "S3": 0.30, "S4": 0.10, "S5": 0.10}
 
 
-def table(measured):
+def table(measured, with_targets):
+    """The scenario table; the targets of issue #5 are SQLite's only."""
     lines = ["| scenario | Roster req/s, median (min–max) | ceiling req/s | ratio | p50 | p99 | target |",
              "|---|---|---|---|---|---|---|"]
     for result in measured["results"]:
@@ -250,11 +251,12 @@ def table(measured):
         target = TARGETS[result["key"]]
         extra = ", p99 ≤ 25 ms" if result["key"] == "S4" else ""
         met = ratio >= target and (result["key"] != "S4" or median_of(result["roster"], "p99") <= 25)
+        verdict = f"≥ {target:.0%}{extra} {'✅' if met else '❌'}" if with_targets else "—"
         lines.append(
             f"| {result['key']}: {result['description']} | {statistics.median(roster_rps):,.0f} "
             f"({min(roster_rps):,.0f}–{max(roster_rps):,.0f}) | {median_of(result['ceiling'], 'rps'):,.0f} | "
             f"**{ratio:.0%}** | {median_of(result['roster'], 'p50'):.2f} ms | "
-            f"{median_of(result['roster'], 'p99'):.2f} ms | ≥ {target:.0%}{extra} {'✅' if met else '❌'} |")
+            f"{median_of(result['roster'], 'p99'):.2f} ms | {verdict} |")
     return "\n".join(lines)
 
 
@@ -267,16 +269,24 @@ def main():
     parser.add_argument("--quick", action="store_true", help="100k customers, 1 run of 5 s")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite the report from bench/out/report.json without measuring")
     args = parser.parse_args()
     if args.quick:
         args.customers, args.runs, args.seconds = 100_000, 1, 5
+    if args.report_only:
+        write_report(args, json.loads((OUT / "report.json").read_text()))
+        return
 
     OUT.mkdir(parents=True, exist_ok=True)
     ensure_tools()
     build()
     data = dataset(args.customers, args.resellers, 1)
     work = Path(tempfile.mkdtemp(prefix="roster-bench."))
+    # PostgreSQL runs as its own user and must reach its data directory here.
+    work.chmod(0o755)
     report = {}
+    save = lambda: (OUT / "report.json").write_text(json.dumps(report, indent=2, default=str))
     try:
         sqlite_url = f"sqlite://{work}/bench.db"
         log("importing into SQLite")
@@ -284,6 +294,7 @@ def main():
         report["sqlite_import"] = (seconds, peak, json.loads(output))
         log(f"SQLite import: {seconds:.1f} s, peak {peak:.0f} MiB")
         report["sqlite"] = serve_and_measure(sqlite_url, "sqlite", args.runs, args.seconds)
+        save()
 
         if not args.no_postgres:
             subprocess.run([ROOT / "scripts" / "services", "start", work / "services"], check=True)
@@ -301,7 +312,7 @@ def main():
                 subprocess.run([ROOT / "scripts" / "services", "stop", work / "services"], check=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    (OUT / "report.json").write_text(json.dumps(report, indent=2, default=str))
+    save()
     write_report(args, report)
 
 
@@ -309,7 +320,8 @@ def write_report(args, report):
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     memory = int(Path("/proc/meminfo").read_text().split()[1]) // (1024 * 1024)
-    command = "bench/run.py" + ("" if sys.argv[1:] == [] else " " + " ".join(sys.argv[1:]))
+    shown = [arg for arg in sys.argv[1:] if arg != "--report-only"]
+    command = "bench/run.py" + "".join(" " + arg for arg in shown)
     sqlite = report["sqlite"]
     seconds, peak, outcome = report["sqlite_import"]
     text = [
@@ -329,7 +341,7 @@ def write_report(args, report):
         "",
         "## SQLite (embedded)",
         "",
-        table(sqlite),
+        table(sqlite, with_targets=True),
         "",
         f"- Import of {outcome['records']:,} customers: **{seconds:.1f} s**, peak memory {peak:.0f} MiB "
         "(target ≤ 60 s).",
@@ -346,7 +358,7 @@ def write_report(args, report):
             "",
             "## PostgreSQL",
             "",
-            table(postgres),
+            table(postgres, with_targets=False),
             "",
             f"- Import of {outcome['records']:,} customers: {seconds:.1f} s, peak memory {peak:.0f} MiB.",
             f"- Server: {postgres['rss']:.0f} MiB resident after the load, peak {postgres['peak_rss']:.0f} MiB.",
@@ -361,9 +373,23 @@ def write_report(args, report):
 
 
 NOTES = """
-## Where the time goes
+## Reading these figures
 
-See the notes in issue #5 and `docs/PERFORMANCE.md` for the profiles.
+- Met on SQLite: S4 (substring search, p99 well under 25 ms), S5 (the last
+  page, O(1) through the catalog), the import of 1M customers, and server
+  memory. On PostgreSQL, S2 beats pgbench's straightforward SQL by far: the
+  `count(*)` alone reads 80k index entries per request, while Roster's
+  totals come from its in-memory catalog.
+- Not met: S1–S3 run at 21–26 % of the ceiling, against 30–50 %. The
+  catalog answers in a few microseconds; what remains is the HTTP stack,
+  one SQLite read transaction per page, and the kernel. Under load, two
+  worker threads starting SQLite read transactions contend on SQLite's
+  process-wide shared-memory mutex (`unixShmLock`), and each contention is
+  a futex sleep and wake-up. The ceiling makes 2 system calls per request;
+  Roster makes about 5 (`strace -c`). `docs/PERFORMANCE.md` has the profiles
+  and what closing the gap would take.
+- PostgreSQL figures include the database itself on the same two cores;
+  its table carries no targets (issue #5 sets only the pgbench comparison).
 """
 
 if __name__ == "__main__":

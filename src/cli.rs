@@ -222,6 +222,9 @@ pub struct GenerateArgs {
     /// Random seed: the same seed gives the same data.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Accepted like every command's, and unused: generate only writes to stdout.
+    #[command(flatten)]
+    pub database: DatabaseArg,
 }
 
 /// Runs the command; `Err` ends the process with a message and exit code 1.

@@ -96,10 +96,6 @@ pub struct Index {
 }
 
 impl Index {
-    pub fn empty(generation: i64) -> Self {
-        IndexBuilder::default().finish(generation)
-    }
-
     pub fn generation(&self) -> i64 {
         self.generation
     }

@@ -19,10 +19,6 @@ impl Status {
             .map(|i| Status(i as u8))
     }
 
-    pub fn from_index(index: usize) -> Option<Self> {
-        (index < Self::COUNT).then_some(Status(index as u8))
-    }
-
     pub fn index(self) -> usize {
         usize::from(self.0)
     }

@@ -206,3 +206,95 @@ async fn sqlite_and_postgresql_give_the_same_bytes() {
     }
     assert_eq!(compared, 4 * 9 * 3 * 3);
 }
+
+/// A Redis of this test's own, so it can be stopped.
+struct OwnRedis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl OwnRedis {
+    fn start(port: u16) -> Self {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server (scripts/test installs it)");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        OwnRedis { child, port }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn when_redis_goes_away_limited_requests_fail_with_1124_instead_of_skipping_the_checks() {
+    if service("ROSTER_TEST_REDIS").is_none() {
+        return;
+    }
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let mut redis = OwnRedis::start(port);
+    let config = AppConfig {
+        redis: Some(format!("redis://127.0.0.1:{}", redis.port)),
+        ..test_config()
+    };
+    let server = TestServer::start_with(config, &[customer("C1", "R1", "1000", "Acme", "2025-01-01T00:00:00Z")]).await;
+    let limited = server.client_with("*", Some(100)).await;
+    let unlimited = server.client_with("*", Some(0)).await;
+    assert_eq!(server.get_as(&limited, PATH).await.status, 200);
+
+    let _ = redis.child.kill();
+    let _ = redis.child.wait();
+    let response = server.get_as(&limited, PATH).await;
+    assert_eq!(
+        response.error(),
+        (
+            500,
+            crate::support::error_body("1124", "Internal Server Error. Please try again later", &[])
+        ),
+        "the rate limit is not skipped"
+    );
+    let replay_checked = server
+        .get(PATH)
+        .partner(&unlimited)
+        .header("X-Request-Id", "needs-redis")
+        .send()
+        .await;
+    assert_eq!(replay_checked.status, 500, "the replay check is not skipped");
+    let no_request_id = server.get_as(&unlimited, PATH).await;
+    assert_eq!(no_request_id.status, 200, "requests that need neither still work");
+
+    // Back again: the connection manager reconnects.
+    let _restarted = OwnRedis::start(port);
+    let mut recovered = false;
+    for _ in 0..50 {
+        if server.get_as(&limited, PATH).await.status == 200 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "requests succeed again once Redis is back");
+}
