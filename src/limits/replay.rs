@@ -79,8 +79,10 @@ struct LocalIds {
 #[derive(Default)]
 struct Seen {
     keys: HashSet<IdKey>,
-    /// Keys with their first use (seconds since `started`), oldest first.
-    order: VecDeque<(IdKey, u32)>,
+    /// Keys with their first use (milliseconds since `started`), oldest
+    /// first. Milliseconds, so an id never expires early; the entry is 24
+    /// bytes either way.
+    order: VecDeque<(IdKey, u64)>,
 }
 
 impl LocalIds {
@@ -96,8 +98,8 @@ impl LocalIds {
 
     fn first_use(&self, window: Duration, client_id: &str, request_id: &str) -> bool {
         let key = self.key(client_id, request_id);
-        let now = self.started.elapsed().as_secs() as u32;
-        let window = window.as_secs().min(u64::from(u32::MAX)) as u32;
+        let now = millis(self.started.elapsed());
+        let window = millis(window);
         let mut seen = self.seen.lock().expect("replay lock");
         while let Some(&(oldest, at)) = seen.order.front() {
             if now.saturating_sub(at) < window && seen.order.len() < self.capacity {
@@ -112,6 +114,10 @@ impl LocalIds {
         seen.order.push_back((key, now));
         true
     }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
@@ -140,6 +146,22 @@ mod tests {
         assert_eq!(window.remembered(), Some(3));
         assert!(first(&window, "c1", "a").await, "the oldest was forgotten");
         assert!(!first(&window, "c1", "d").await);
+    }
+
+    #[tokio::test]
+    async fn the_window_counts_from_the_first_use_to_the_millisecond() {
+        let window = ReplayWindow::local(Duration::from_millis(300), 10);
+        assert!(first(&window, "c1", "a").await);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert!(
+            !first(&window, "c1", "a").await,
+            "a refused replay does not extend the window"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            first(&window, "c1", "a").await,
+            "300 ms after the first use, not the replay"
+        );
     }
 
     #[tokio::test]
