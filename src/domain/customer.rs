@@ -66,7 +66,7 @@ impl CustomerRecord {
             .ok_or_else(|| RecordError("status: must be one of 1000, 1002, 1004, 1010, 1012, 1014, 1026".into()))?;
         doc.insert("status".into(), status_code.into());
 
-        let profile_input = match fields.take("companyProfile")? {
+        let profile_input = match fields.take("companyProfile") {
             Some(Value::Object(map)) => map,
             Some(_) => return Err(RecordError("companyProfile: must be an object".into())),
             None => return Err(RecordError("companyProfile.companyName: is required".into())),
@@ -105,13 +105,13 @@ impl CustomerRecord {
             _ => Err(RecordError(format!("{path}: must be an object"))),
         })?;
         doc.insert("benefits".into(), benefits);
-        let global_sales = match fields.take("globalSalesEnabled")? {
+        let global_sales = match fields.take("globalSalesEnabled") {
             None => false,
             Some(Value::Bool(b)) => b,
             Some(_) => return Err(RecordError("globalSalesEnabled: must be true or false".into())),
         };
         doc.insert("globalSalesEnabled".into(), global_sales.into());
-        if let Some(linked) = fields.take("linkedMembership")? {
+        if let Some(linked) = fields.take("linkedMembership") {
             doc.insert("linkedMembership".into(), linked);
         }
         // Whatever else the record carries is kept, in its own order.
@@ -146,7 +146,7 @@ fn company_profile(input: Map<String, Value>) -> Result<(Map<String, Value>, Str
     out.insert("marketSubSegments".into(), fields.string_array("marketSubSegments")?);
 
     let mut address = Map::new();
-    match fields.take("address")? {
+    match fields.take("address") {
         None => {
             for name in ADDRESS_FIELDS {
                 address.insert(name.into(), "".into());
@@ -180,7 +180,7 @@ fn company_profile(input: Map<String, Value>) -> Result<(Map<String, Value>, Str
                 contact.string("phoneNumber", Rule::max(250))?.into(),
             );
         } else {
-            contact.take("phoneNumber")?;
+            contact.take("phoneNumber");
         }
         out.extend(contact.rest());
         Ok(Value::Object(out))
@@ -262,17 +262,16 @@ impl<'a> Fields<'a> {
     }
 
     /// Removes `name`; an explicit `null` counts as absent.
-    fn take(&mut self, name: &str) -> Result<Option<Value>, RecordError> {
-        Ok(self
-            .entries
+    fn take(&mut self, name: &str) -> Option<Value> {
+        self.entries
             .iter_mut()
             .find(|(key, _)| key == name)
             .and_then(|(_, value)| value.take())
-            .filter(|v| !v.is_null()))
+            .filter(|v| !v.is_null())
     }
 
     fn string(&mut self, name: &str, rule: Rule) -> Result<String, RecordError> {
-        match self.take(name)? {
+        match self.take(name) {
             None => Ok(String::new()),
             Some(Value::String(s)) => rule.check(&s).map(|()| s).map_err(|why| self.error(name, &why)),
             Some(_) => Err(self.error(name, "must be a string")),
@@ -295,7 +294,7 @@ impl<'a> Fields<'a> {
         name: &str,
         mut each: impl FnMut(Value, String) -> Result<Value, RecordError>,
     ) -> Result<Value, RecordError> {
-        match self.take(name)? {
+        match self.take(name) {
             None => Ok(Value::Array(Vec::new())),
             Some(Value::Array(items)) => items
                 .into_iter()

@@ -14,6 +14,7 @@ use super::middleware::{ClientId, RequestContext};
 use crate::app::App;
 use crate::domain::ListQuery;
 use crate::limits::{RateDecision, RatePolicy};
+use crate::store::ClientRecord;
 
 static X_API_KEY: header::HeaderName = header::HeaderName::from_static("x-api-key");
 static RATELIMIT_POLICY: header::HeaderName = header::HeaderName::from_static("ratelimit-policy");
@@ -37,8 +38,8 @@ pub async fn list(
     if let Some(decision) = seen.rate {
         rate_headers(response.headers_mut(), decision);
     }
-    if let Some(client_id) = seen.client_id {
-        response.extensions_mut().insert(ClientId(client_id));
+    if let Some(client) = seen.client {
+        response.extensions_mut().insert(ClientId(client));
     }
     response
 }
@@ -46,7 +47,7 @@ pub async fn list(
 /// What the checks learnt, for headers and the log whatever the outcome.
 #[derive(Default)]
 struct Seen {
-    client_id: Option<Arc<str>>,
+    client: Option<Arc<ClientRecord>>,
     rate: Option<RateDecision>,
 }
 
@@ -67,7 +68,7 @@ async fn respond(
             reseller_id,
         )
         .await?;
-    seen.client_id = Some(client.client_id.as_str().into());
+    seen.client = Some(client.clone());
 
     // 5: rate limit.
     let decision = app.rate.check(&client).await?;

@@ -15,6 +15,7 @@ use tokio::sync::Semaphore;
 
 use super::HttpLimits;
 use super::error::{ApiError, InternalCause};
+use crate::store::ClientRecord;
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub static X_CORRELATION_ID: HeaderName = HeaderName::from_static("x-correlation-id");
@@ -34,9 +35,10 @@ pub struct RequestContext {
 #[derive(Clone)]
 struct RouteTemplate(MatchedPath);
 
-/// The authenticated client, for the access log.
+/// The authenticated client, for the access log (the record the request
+/// already holds, so logging it costs no allocation).
 #[derive(Clone)]
-pub struct ClientId(pub Arc<str>);
+pub struct ClientId(pub Arc<ClientRecord>);
 
 /// 1–128 visible ASCII characters (SPEC §2).
 fn valid_request_id(value: &HeaderValue) -> bool {
@@ -76,7 +78,7 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
     }
     let status = response.status().as_u16();
     let route = response.extensions().get::<RouteTemplate>().map(|r| r.0.as_str());
-    let client_id = response.extensions().get::<ClientId>().map(|c| &*c.0);
+    let client_id = response.extensions().get::<ClientId>().map(|c| c.0.client_id.as_str());
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     let request_id = context.id.to_str().unwrap_or_default();
     match response.extensions().get::<InternalCause>() {

@@ -18,7 +18,7 @@ use crate::auth::token::DEFAULT_TTL_SECS;
 use crate::domain::form;
 
 /// An RFC 6749 §5.2 error.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum OAuthError {
     InvalidRequest(&'static str),
     /// Bad or missing client credentials; `basic` when they came as HTTP Basic.
@@ -162,14 +162,12 @@ fn credentials(headers: &HeaderMap, id: Option<&str>, secret: Option<&str>) -> R
         )),
         (Some((_, encoded)), None) => {
             let invalid = OAuthError::InvalidClient { basic: true };
-            let decoded = STANDARD
-                .decode(encoded.trim())
-                .map_err(|_| OAuthError::InvalidClient { basic: true })?;
-            let decoded = String::from_utf8(decoded).map_err(|_| OAuthError::InvalidClient { basic: true })?;
+            let decoded = STANDARD.decode(encoded.trim()).map_err(|_| invalid)?;
+            let decoded = String::from_utf8(decoded).map_err(|_| invalid)?;
             let (user, password) = decoded.split_once(':').ok_or(invalid)?;
             // Basic credentials are form-encoded before base64 (RFC 6749 §2.3.1).
-            let client_id = form::decode(user).map_err(|_| OAuthError::InvalidClient { basic: true })?;
-            let secret = form::decode(password).map_err(|_| OAuthError::InvalidClient { basic: true })?;
+            let client_id = form::decode(user).map_err(|_| invalid)?;
+            let secret = form::decode(password).map_err(|_| invalid)?;
             if id.is_some_and(|id| id != client_id) {
                 return Err(OAuthError::InvalidRequest(
                     "client_id differs from the Basic credentials",

@@ -28,7 +28,7 @@ pub struct RatePolicy {
 }
 
 impl RatePolicy {
-    pub fn new(rate: NonZeroU32) -> Self {
+    fn new(rate: NonZeroU32) -> Self {
         RatePolicy {
             rate: rate.get(),
             burst: rate.get().saturating_mul(2),
@@ -87,7 +87,7 @@ impl RateLimiter {
     }
 
     /// The limit that applies to `client`: its own, else the server's.
-    pub fn rate_of(&self, client: &ClientRecord) -> Option<NonZeroU32> {
+    fn rate_of(&self, client: &ClientRecord) -> Option<NonZeroU32> {
         NonZeroU32::new(client.rate_limit.unwrap_or(self.default_rate))
     }
 
