@@ -192,6 +192,14 @@ def measure(base, headers, scenario_list, runs, seconds, label):
     return results
 
 
+def timed_import(database, data, label):
+    """Imports the data into a fresh database: (seconds, peak MiB, outcome)."""
+    log(f"importing into {label}")
+    seconds, peak, output = run_measured([ROSTER, "import", "--database", database, data])
+    log(f"{label} import: {seconds:.1f} s, peak {peak:.0f} MiB")
+    return seconds, peak, json.loads(output)
+
+
 def median_of(runs, field):
     return statistics.median(run[field] for run in runs)
 
@@ -289,10 +297,7 @@ def main():
     save = lambda: (OUT / "report.json").write_text(json.dumps(report, indent=2, default=str))
     try:
         sqlite_url = f"sqlite://{work}/bench.db"
-        log("importing into SQLite")
-        seconds, peak, output = run_measured([ROSTER, "import", "--database", sqlite_url, data])
-        report["sqlite_import"] = (seconds, peak, json.loads(output))
-        log(f"SQLite import: {seconds:.1f} s, peak {peak:.0f} MiB")
+        report["sqlite_import"] = timed_import(sqlite_url, data, "SQLite")
         report["sqlite"] = serve_and_measure(sqlite_url, "sqlite", args.runs, args.seconds)
         save()
 
@@ -302,10 +307,7 @@ def main():
                 subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres", "-c",
                                 "CREATE DATABASE roster_bench"], check=True)
                 postgres_url = f"postgres://postgres@127.0.0.1:{PG_PORT}/roster_bench"
-                log("importing into PostgreSQL")
-                seconds, peak, output = run_measured([ROSTER, "import", "--database", postgres_url, data])
-                report["postgres_import"] = (seconds, peak, json.loads(output))
-                log(f"PostgreSQL import: {seconds:.1f} s, peak {peak:.0f} MiB")
+                report["postgres_import"] = timed_import(postgres_url, data, "PostgreSQL")
                 report["postgres"] = serve_and_measure(postgres_url, "postgres", args.runs, args.seconds)
                 report["pgbench"] = pgbench("roster_bench", reseller_id(0), args.runs, args.seconds)
             finally:

@@ -3,12 +3,11 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use http::Method;
 use roster::auth::clients::rotate_secret;
 use roster::auth::unix_now;
 use serde_json::json;
 
-use crate::support::{TestServer, customer, error_body, test_config};
+use crate::support::{TestServer, credentials, customer, error_body, test_config};
 
 const PATH: &str = "/v3/resellers/R1/customers";
 
@@ -176,11 +175,7 @@ async fn the_token_endpoint_issues_tokens_for_a_client_secret() {
     let server = server().await;
     let partner = server.client("*").await;
     let response = server
-        .request(Method::POST, "/ims/token/v3")
-        .form(&format!(
-            "grant_type=client_credentials&client_id={}&client_secret={}",
-            partner.key, partner.secret
-        ))
+        .token_request(&credentials(&partner.key, &partner.secret))
         .send()
         .await;
     assert_eq!(response.status, 200);
@@ -203,9 +198,8 @@ async fn the_token_endpoint_issues_tokens_for_a_client_secret() {
     // HTTP Basic (client_secret_basic) works as well.
     let basic = STANDARD.encode(format!("{}:{}", partner.key, partner.secret));
     let response = server
-        .request(Method::POST, "/ims/token/v3")
+        .token_request("grant_type=client_credentials")
         .header("Authorization", &format!("Basic {basic}"))
-        .form("grant_type=client_credentials")
         .send()
         .await;
     assert_eq!(response.status, 200, "{}", response.text());
@@ -215,13 +209,10 @@ async fn the_token_endpoint_issues_tokens_for_a_client_secret() {
 async fn the_token_endpoint_refuses_bad_credentials_and_grants() {
     let server = server().await;
     let partner = server.client("*").await;
-    let post = |body: String| server.request(Method::POST, "/ims/token/v3").form(&body).send();
+    let server = &server;
+    let post = |body: String| async move { server.token_request(&body).send().await };
 
-    let response = post(format!(
-        "grant_type=client_credentials&client_id={}&client_secret=wrong",
-        partner.key
-    ))
-    .await;
+    let response = post(credentials(&partner.key, "wrong")).await;
     assert_eq!(
         (response.status, response.json()),
         (401, json!({"error": "invalid_client"}))
@@ -229,11 +220,7 @@ async fn the_token_endpoint_refuses_bad_credentials_and_grants() {
     assert_eq!(response.header("www-authenticate"), None);
     assert_eq!(response.header("cache-control"), Some("no-store"));
 
-    let response = post(format!(
-        "grant_type=client_credentials&client_id=nobody&client_secret={}",
-        partner.secret
-    ))
-    .await;
+    let response = post(credentials("nobody", &partner.secret)).await;
     assert_eq!(
         (response.status, response.json()),
         (401, json!({"error": "invalid_client"}))
@@ -251,9 +238,8 @@ async fn the_token_endpoint_refuses_bad_credentials_and_grants() {
 
     let basic = STANDARD.encode(format!("{}:wrong", partner.key));
     let response = server
-        .request(Method::POST, "/ims/token/v3")
+        .token_request("grant_type=client_credentials")
         .header("Authorization", &format!("Basic {basic}"))
-        .form("grant_type=client_credentials")
         .send()
         .await;
     assert_eq!(
@@ -263,11 +249,7 @@ async fn the_token_endpoint_refuses_bad_credentials_and_grants() {
     assert_eq!(response.header("www-authenticate"), Some("Basic realm=\"roster\""));
 
     server.store.disable_client(&partner.key).await.unwrap();
-    let response = post(format!(
-        "grant_type=client_credentials&client_id={}&client_secret={}",
-        partner.key, partner.secret
-    ))
-    .await;
+    let response = post(credentials(&partner.key, &partner.secret)).await;
     assert_eq!(
         (response.status, response.json()),
         (401, json!({"error": "invalid_client"}))

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::TestDatabase;
+use crate::support::{TestDatabase, credentials};
 
 fn roster(database: &TestDatabase, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_roster"))
@@ -283,11 +283,14 @@ struct Served {
     logs: std::sync::mpsc::Receiver<String>,
 }
 
-fn serve(database: &TestDatabase, extra: &[&str]) -> Served {
+/// `roster serve`, configured only through the environment (SPEC §5: each
+/// flag also reads `ROSTER_<FLAG>`), with a rate limit of 1 request/s.
+fn serve(database: &TestDatabase) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
+        .arg("serve")
         .env("ROSTER_DATABASE", &database.url)
+        .env("ROSTER_LISTEN", "127.0.0.1:0")
+        .env("ROSTER_RATE_LIMIT", "1")
         .env("ROSTER_LOG_FORMAT", "json")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -309,6 +312,10 @@ fn serve(database: &TestDatabase, extra: &[&str]) -> Served {
             break entry["address"].as_str().unwrap().to_owned();
         }
     };
+    assert!(
+        !address.ends_with(":8080"),
+        "ROSTER_LISTEN=127.0.0.1:0 was read: {address}"
+    );
     Served { child, address, logs }
 }
 
@@ -328,10 +335,10 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0_and_logs_no_secrets() {
         client["clientId"].as_str().unwrap(),
         client["clientSecret"].as_str().unwrap(),
     );
-    let mut served = serve(&database, &[]);
+    let mut served = serve(&database);
 
     let token: Value = {
-        let body = format!("grant_type=client_credentials&client_id={id}&client_secret={secret}");
+        let body = credentials(id, secret);
         let response = http(
             &served.address,
             &format!(
@@ -351,9 +358,13 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0_and_logs_no_secrets() {
         ),
     );
     assert!(listed.starts_with("HTTP/1.1 404"), "{listed}");
+    assert!(
+        listed.contains("ratelimit-policy: \"client\";q=2;w=2\r\n"),
+        "ROSTER_RATE_LIMIT=1 gives bursts of 2: {listed}"
+    );
 
     // A request whose body is still arriving when SIGTERM comes.
-    let body = format!("grant_type=client_credentials&client_id={id}&client_secret={secret}");
+    let body = credentials(id, secret);
     let mut stream = TcpStream::connect(&served.address).unwrap();
     let head = format!(
         "POST /ims/token/v3 HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n\

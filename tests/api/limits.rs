@@ -8,7 +8,7 @@ use std::time::Duration;
 use roster::app::AppConfig;
 use roster::http::HttpLimits;
 
-use crate::support::{Partner, TestServer, customer, error_body, test_config};
+use crate::support::{Partner, TestServer, credentials, customer, error_body, test_config};
 
 const PATH: &str = "/v3/resellers/R1/customers";
 
@@ -179,12 +179,8 @@ async fn a_request_past_the_timeout_is_500_1124_with_its_request_id() {
     let partner = server.client("*").await;
     // A token request always waits for its (slow, by design) secret check.
     let response = server
-        .request(http::Method::POST, "/ims/token/v3")
+        .token_request(&credentials(&partner.key, &partner.secret))
         .header("X-Request-Id", "slow-1")
-        .form(&format!(
-            "grant_type=client_credentials&client_id={}&client_secret={}",
-            partner.key, partner.secret
-        ))
         .send()
         .await;
     assert_eq!(

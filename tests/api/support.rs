@@ -231,6 +231,11 @@ impl TestServer {
         }
     }
 
+    /// `POST /ims/token/v3` with a form body.
+    pub fn token_request(&self, form: &str) -> RequestBuilder<'_> {
+        self.request(Method::POST, "/ims/token/v3").form(form)
+    }
+
     pub fn get(&self, path: &str) -> RequestBuilder<'_> {
         self.request(Method::GET, path)
     }
@@ -315,6 +320,11 @@ impl Response {
         assert_eq!(self.header("content-type"), Some("application/json"), "errors are JSON");
         (self.status, self.json())
     }
+}
+
+/// The client-credentials grant's form body (SPEC §4).
+pub fn credentials(client_id: &str, secret: &str) -> String {
+    format!("grant_type=client_credentials&client_id={client_id}&client_secret={secret}")
 }
 
 /// The SPEC §3 error body.
