@@ -1,20 +1,24 @@
 //! The embedded backend: one SQLite file in WAL mode, a small pool of
-//! connections, every call run on tokio's blocking threads.
+//! connections, and the server's mapped copy of the documents
+//! ([`documents`]).
 //!
 //! WAL lets readers (the server) and the writer (`roster import` in another
 //! process) work at once; each read runs in one transaction, so it sees one
 //! snapshot, generation included.
 //!
-//! The two reads on every request (the generation, and a page's 20
-//! documents by primary key) run inline on the async thread: about 20 µs of
-//! work on cached pages, well under what tokio tolerates between awaits.
-//! Moving them to the blocking pool cost two thread switches per request,
-//! a third of the server's CPU under load (see docs/PERFORMANCE.md).
-//! Everything longer (catalog loads, imports, client management) runs on
-//! the blocking pool.
+//! Pages come from the document copy while the marker file says no import
+//! has committed since it was written. Otherwise (and at least once a
+//! second) a page is read in one transaction, inline on the async thread:
+//! about 20 µs of work on cached pages, well under what tokio tolerates
+//! between awaits. Moving it to the blocking pool cost two thread switches
+//! per request, a third of the server's CPU under load (see
+//! docs/PERFORMANCE.md). Everything longer (catalog loads, imports, client
+//! management) runs on the blocking pool.
+
+mod documents;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -22,6 +26,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::mpsc;
 
+use self::documents::{Documents, DocumentsWriter, Marker};
 use super::{ClientRecord, ImportItem, ImportOutcome, Store};
 use crate::catalog::IndexBuilder;
 use crate::domain::{ResellerScope, Status};
@@ -34,6 +39,9 @@ const MAX_IDLE: usize = 8;
 
 pub struct SqliteStore {
     pool: Arc<Pool>,
+    marker: Arc<Marker>,
+    /// The copy written by the last catalog load, if writing it succeeded.
+    documents: Arc<RwLock<Option<Documents>>>,
 }
 
 struct Pool {
@@ -47,6 +55,14 @@ impl Pool {
         match idle {
             Some(conn) => Ok(conn),
             None => connect(&self.path),
+        }
+    }
+
+    /// Where the database file lives (and so its document copies).
+    fn directory(&self) -> PathBuf {
+        match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+            _ => PathBuf::from("."),
         }
     }
 
@@ -72,11 +88,14 @@ fn connect(path: &Path) -> Result<Connection> {
 impl SqliteStore {
     /// Opens (creating if needed) the database file and migrates it.
     pub async fn open(path: PathBuf) -> Result<Self> {
+        let marker = Arc::new(Marker::open(&path)?);
         let store = SqliteStore {
             pool: Arc::new(Pool {
                 path,
                 idle: Mutex::new(Vec::new()),
             }),
+            marker,
+            documents: Arc::new(RwLock::new(None)),
         };
         store.run(migrate).await?;
         Ok(store)
@@ -199,12 +218,21 @@ impl Store for SqliteStore {
     }
 
     async fn load_catalog(&self, mut builder: IndexBuilder) -> Result<(i64, IndexBuilder)> {
+        let (marker, documents) = (self.marker.clone(), self.documents.clone());
+        let dir = self.pool.directory();
         self.run(move |conn| {
+            // Read before the snapshot begins: see `documents` for why.
+            let marked = marker.read()?;
+            let mut copy = DocumentsWriter::create(&dir, marked)
+                .map_err(|error| tracing::warn!(error = format!("{error:#}"), "serving pages from SQLite only"))
+                .ok();
             let tx = conn.transaction()?;
             let generation = generation(&tx)?;
             {
-                let mut stmt =
-                    tx.prepare("SELECT id, reseller_id, status, created_at, name_key, customer_id FROM customers")?;
+                let mut stmt = tx.prepare(
+                    "SELECT id, reseller_id, status, created_at, name_key, customer_id, doc
+                     FROM customers ORDER BY id",
+                )?;
                 let mut rows = stmt.query([])?;
                 while let Some(row) = rows.next()? {
                     let row_id: i64 = row.get(0)?;
@@ -218,15 +246,43 @@ impl Store for SqliteStore {
                         row.get_ref(4)?.as_str()?,
                         row.get_ref(5)?.as_str()?,
                     );
+                    if let Some(writer) = copy.as_mut()
+                        && let Err(error) = writer.push(row_id, row.get_ref(6)?.as_bytes()?)
+                    {
+                        tracing::warn!(error = format!("{error:#}"), "serving pages from SQLite only");
+                        copy = None;
+                    }
                 }
             }
             tx.commit()?;
+            let copy = copy.and_then(|writer| {
+                writer
+                    .finish(generation)
+                    .map_err(|error| tracing::warn!(error = format!("{error:#}"), "serving pages from SQLite only"))
+                    .ok()
+            });
+            *documents.write().expect("documents lock") = copy;
             Ok((generation, builder))
         })
         .await
     }
 
     async fn fetch_page(&self, expected: i64, rows: Vec<i64>, mut body: Vec<u8>) -> Result<Option<Vec<u8>>> {
+        // Read before any snapshot this request may begin.
+        let marked = self.marker.read()?;
+        {
+            let documents = self.documents.read().expect("documents lock");
+            if let Some(copy) = documents.as_ref()
+                && copy.generation() == expected
+                && copy.current(marked)
+            {
+                let head = body.len();
+                if copy.append_page(&rows, &mut body) {
+                    return Ok(Some(body));
+                }
+                body.truncate(head);
+            }
+        }
         self.run_inline(move |conn| {
             // One read transaction: one snapshot for the generation and the
             // documents. BEGIN and COMMIT are cached statements too, so a page
@@ -234,7 +290,17 @@ impl Store for SqliteStore {
             conn.prepare_cached("BEGIN")?.execute([])?;
             let outcome = read_page(conn, expected, &rows, &mut body);
             conn.prepare_cached("COMMIT")?.execute([])?;
-            Ok(outcome?.then_some(body))
+            if !outcome? {
+                return Ok(None);
+            }
+            // The database is still at `expected`: a copy of that generation
+            // may serve again until the marker moves.
+            if let Some(copy) = self.documents.read().expect("documents lock").as_ref()
+                && copy.generation() == expected
+            {
+                copy.verified(marked);
+            }
+            Ok(Some(body))
         })
     }
 
@@ -250,6 +316,7 @@ impl Store for SqliteStore {
 
     async fn import(&self, mut records: mpsc::Receiver<ImportItem>) -> Result<ImportOutcome> {
         let path = self.pool.path.clone();
+        let marker = self.marker.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = connect(&path)?;
             // A bigger page cache keeps a large import's B-tree pages in memory.
@@ -291,8 +358,17 @@ impl Store for SqliteStore {
                 }
             }
             let rows_after = count(&tx)?;
-            tx.execute("UPDATE roster_state SET generation = generation + 1 WHERE id = 1", [])?;
+            let generation: i64 = tx.query_row(
+                "UPDATE roster_state SET generation = generation + 1 WHERE id = 1 RETURNING generation",
+                [],
+                |r| r.get(0),
+            )?;
             tx.commit()?;
+            // Servers serve their document copies until this moves. If it
+            // fails, they still find the import within VERIFY_EVERY.
+            if let Err(error) = marker.write(generation) {
+                tracing::warn!(error = %error, "the import committed, but its marker could not be written");
+            }
             Ok(ImportOutcome::from_counts(imported, rows_before, rows_after))
         })
         .await?
@@ -380,5 +456,95 @@ impl Store for SqliteStore {
                 .ok_or_else(|| anyhow!("the database has no token key: migrations did not run"))
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::domain::{CustomerRecord, ListQuery};
+
+    async fn import(store: &SqliteStore, customers: &[(&str, &str)]) {
+        let (sender, receiver) = mpsc::channel(2);
+        let records = customers
+            .iter()
+            .map(|(id, name)| {
+                CustomerRecord::from_json(serde_json::json!({
+                    "customerId": id, "resellerId": "R1", "status": "1000",
+                    "companyProfile": {"companyName": name}, "creationDate": "2026-01-01T00:00:00Z"
+                }))
+                .unwrap()
+            })
+            .collect();
+        sender.send(ImportItem::Records(records)).await.unwrap();
+        sender.send(ImportItem::End).await.unwrap();
+        store.import(receiver).await.unwrap();
+    }
+
+    async fn names(catalog: &Catalog) -> Vec<String> {
+        let body = catalog.page("R1", &ListQuery::default()).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        body["customers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["companyProfile"]["companyName"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_commit_that_skipped_the_marker_is_served_within_a_second() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roster.db");
+        let store = Arc::new(SqliteStore::open(path.clone()).await.unwrap());
+        import(&store, &[("C1", "Before")]).await;
+        let catalog = Catalog::load(store.clone()).await.unwrap();
+        assert_eq!(names(&catalog).await, ["Before"]);
+
+        // What an import killed between its commit and its marker write
+        // leaves behind: new data, a new generation, the marker unmoved.
+        let writer = connect(&path).unwrap();
+        writer
+            .execute_batch(
+                "UPDATE customers SET doc = replace(doc, 'Before', 'After');
+                 UPDATE roster_state SET generation = generation + 1;",
+            )
+            .unwrap();
+        tokio::time::sleep(documents::VERIFY_EVERY + Duration::from_millis(50)).await;
+        assert_eq!(names(&catalog).await, ["After"]);
+    }
+
+    #[tokio::test]
+    async fn pages_come_from_the_copy_only_while_it_matches_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(dir.path().join("roster.db")).await.unwrap());
+        import(&store, &[("C1", "One")]).await;
+        let catalog = Catalog::load(store.clone()).await.unwrap();
+        assert_eq!(names(&catalog).await, ["One"]);
+        // The copy holds what the database held when the catalog loaded...
+        let generation = store.generation().await.unwrap();
+        {
+            let documents = store.documents.read().unwrap();
+            let copy = documents.as_ref().expect("a document copy");
+            assert_eq!(copy.generation(), generation);
+            assert!(copy.current(store.marker.read().unwrap()));
+        }
+        // ...and an import moves the marker, so the next page is read again.
+        import(&store, &[("C1", "Two")]).await;
+        assert!(
+            !store
+                .documents
+                .read()
+                .unwrap()
+                .as_ref()
+                .unwrap()
+                .current(store.marker.read().unwrap())
+        );
+        assert_eq!(names(&catalog).await, ["Two"]);
+        assert_eq!(
+            store.documents.read().unwrap().as_ref().unwrap().generation(),
+            generation + 1
+        );
     }
 }
