@@ -46,6 +46,10 @@ impl Order {
 /// more memory than they save time.
 const TRIGRAM_MIN_CUSTOMERS: usize = 2_048;
 
+/// Pages ending within this many rows of the start are picked by one pass
+/// with a bounded heap rather than by selection.
+const TOP_PAGE_ROWS: usize = 1_024;
+
 /// Collects customers (in any order) and builds the [`Index`].
 pub struct IndexBuilder {
     resellers: HashMap<Box<str>, Columns>,
@@ -381,7 +385,7 @@ impl Reseller {
         let matches: Vec<u32> = candidates
             .iter()
             .flat_map(|c| c.rows.iter().copied())
-            .filter(|&i| query.created.contains(self.columns.created[i as usize]))
+            .filter(|&i| !date_filtered || query.created.contains(self.columns.created[i as usize]))
             .collect();
         if let [only] = candidates.as_slice()
             && only.order == order
@@ -527,6 +531,25 @@ impl Reseller {
             return self.selection(total, &[]);
         };
         let key = |&i: &u32| self.rank(order, i);
+        let end = offset.saturating_add(query.limit.get()).min(total);
+        if end <= TOP_PAGE_ROWS {
+            // Early pages: one pass keeping the best `end` rows, one rank
+            // lookup per match (a selection looks each up several times,
+            // and ranks are scattered reads: S3 spent most of its time so).
+            let mut best = std::collections::BinaryHeap::with_capacity(end);
+            for &i in &matches {
+                let rank = self.rank(order, i);
+                if best.len() < end {
+                    best.push((rank, i));
+                } else if let Some(mut worst) = best.peek_mut()
+                    && rank < worst.0
+                {
+                    *worst = (rank, i);
+                }
+            }
+            let best: Vec<u32> = best.into_sorted_vec().into_iter().map(|(_, i)| i).collect();
+            return self.selection(total, &best[offset..]);
+        }
         let mut page = if offset > 0 {
             matches.select_nth_unstable_by_key(offset, key);
             matches.split_off(offset)
