@@ -15,6 +15,7 @@ use tokio::sync::Semaphore;
 
 use super::HttpLimits;
 use super::error::{ApiError, InternalCause};
+use crate::logs::Access;
 use crate::store::ClientRecord;
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -79,19 +80,25 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
     let status = response.status().as_u16();
     let route = response.extensions().get::<RouteTemplate>().map(|r| r.0.as_str());
     let client_id = response.extensions().get::<ClientId>().map(|c| c.0.client_id.as_str());
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     let request_id = context.id.to_str().unwrap_or_default();
     match response.extensions().get::<InternalCause>() {
-        Some(cause) => tracing::error!(
-            target: "roster::access",
-            %method, route, status, latency_ms, request_id, client_id, cause = %cause.0,
-            "request failed"
-        ),
-        None => tracing::info!(
-            target: "roster::access",
-            %method, route, status, latency_ms, request_id, client_id,
-            "request"
-        ),
+        Some(cause) => {
+            let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+            tracing::error!(
+                target: "roster::access",
+                %method, route, status, latency_ms, request_id, client_id, cause = %cause.0,
+                "request failed"
+            )
+        }
+        None => Access {
+            method: method.as_str(),
+            route,
+            status,
+            latency: started.elapsed(),
+            request_id,
+            client_id,
+        }
+        .log(),
     }
     response
 }
