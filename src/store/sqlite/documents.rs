@@ -13,9 +13,9 @@
 //!   from, and serves only a catalog built from that same snapshot.
 //! - Every import, once committed, writes its new generation to the
 //!   *marker* (`<database>-generation`, 8 bytes). The server reads the
-//!   marker before loading and on every request (one `pread`); if it holds
-//!   anything else, an import may have committed since, and the request
-//!   takes the transactional path, which finds out. Generations only grow
+//!   marker before loading and on every request (one load from a mapped
+//!   page); if it holds anything else, an import may have committed since,
+//!   and the request takes the transactional path, which finds out. Generations only grow
 //!   and each is written by the one import that committed it, so once the
 //!   marker has moved on it never reads the old value again.
 //!
@@ -37,8 +37,14 @@ use memmap2::Mmap;
 pub const VERIFY_EVERY: Duration = Duration::from_secs(1);
 
 /// `<database>-generation`: the last committed import's generation.
+///
+/// Servers read it on every page, so they map it instead of reading it
+/// with a system call (which cost ~1.5 µs, 3 % of a page, and a chance for
+/// the scheduler to switch threads). Imports write it with `pwrite`, into
+/// the same page-cache page the map shows.
 pub struct Marker {
     file: File,
+    map: Mmap,
 }
 
 impl Marker {
@@ -57,14 +63,31 @@ impl Marker {
             .truncate(false)
             .open(&path)
             .with_context(|| format!("opening {}", path.display()))?;
-        Ok(Marker { file })
+        // Only ever grown: a concurrent import's value survives (set_len to
+        // the length it already has changes nothing).
+        if file.metadata()?.len() < 8 {
+            file.set_len(8)?;
+        }
+        // SAFETY: Roster never shrinks the file (above) and only writes its
+        // first 8 bytes, so the mapped bytes stay valid for the map's life.
+        #[allow(unsafe_code)]
+        let map = unsafe { Mmap::map(&file) }.with_context(|| format!("mapping {}", path.display()))?;
+        anyhow::ensure!(map.len() >= 8, "{} is shorter than 8 bytes", path.display());
+        Ok(Marker { file, map })
     }
 
     /// The generation last written; 0 before any import wrote one.
-    pub fn read(&self) -> Result<i64> {
-        let mut bytes = [0u8; 8];
-        let read = self.file.read_at(&mut bytes, 0)?;
-        Ok(if read == 8 { i64::from_le_bytes(bytes) } else { 0 })
+    ///
+    /// A read racing an import's write may see a mix of old and new bytes:
+    /// that differs from what the server knew, so it only sends the request
+    /// down the transactional path, which is always right.
+    pub fn read(&self) -> i64 {
+        // SAFETY: the map is page-aligned (so aligned for an AtomicI64) and
+        // at least 8 bytes long (checked in `open`), and lives as long as
+        // `self`. Other processes change it only through the kernel.
+        #[allow(unsafe_code)]
+        let cell = unsafe { &*self.map.as_ptr().cast::<AtomicI64>() };
+        i64::from_le(cell.load(Ordering::Acquire))
     }
 
     /// Called after an import commits `generation`.
@@ -254,9 +277,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let database = dir.path().join("roster.db");
         let marker = Marker::open(&database).unwrap();
-        assert_eq!(marker.read().unwrap(), 0);
+        assert_eq!(marker.read(), 0);
         Marker::open(&database).unwrap().write(12).unwrap();
-        assert_eq!(marker.read().unwrap(), 12);
+        assert_eq!(marker.read(), 12);
+        // Opening it again (another server starting) keeps the value.
+        assert_eq!(Marker::open(&database).unwrap().read(), 12);
         assert_eq!(Marker::path(&database), dir.path().join("roster.db-generation"));
     }
 }

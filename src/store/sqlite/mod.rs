@@ -222,7 +222,7 @@ impl Store for SqliteStore {
         let dir = self.pool.directory();
         self.run(move |conn| {
             // Read before the snapshot begins: see `documents` for why.
-            let marked = marker.read()?;
+            let marked = marker.read();
             let mut copy = DocumentsWriter::create(&dir, marked)
                 .map_err(|error| tracing::warn!(error = format!("{error:#}"), "serving pages from SQLite only"))
                 .ok();
@@ -269,7 +269,7 @@ impl Store for SqliteStore {
 
     async fn fetch_page(&self, expected: i64, rows: Vec<i64>, mut body: Vec<u8>) -> Result<Option<Vec<u8>>> {
         // Read before any snapshot this request may begin.
-        let marked = self.marker.read()?;
+        let marked = self.marker.read();
         {
             let documents = self.documents.read().expect("documents lock");
             if let Some(copy) = documents.as_ref()
@@ -528,7 +528,7 @@ mod tests {
             let documents = store.documents.read().unwrap();
             let copy = documents.as_ref().expect("a document copy");
             assert_eq!(copy.generation(), generation);
-            assert!(copy.current(store.marker.read().unwrap()));
+            assert!(copy.current(store.marker.read()));
         }
         // ...and an import moves the marker, so the next page is read again.
         import(&store, &[("C1", "Two")]).await;
@@ -539,7 +539,7 @@ mod tests {
                 .unwrap()
                 .as_ref()
                 .unwrap()
-                .current(store.marker.read().unwrap())
+                .current(store.marker.read())
         );
         assert_eq!(names(&catalog).await, ["Two"]);
         assert_eq!(
