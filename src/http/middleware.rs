@@ -47,7 +47,9 @@ fn valid_request_id(value: &HeaderValue) -> bool {
 }
 
 fn generated_id() -> HeaderValue {
-    HeaderValue::try_from(uuid::Uuid::new_v4().to_string()).expect("a UUID is a valid header value")
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    HeaderValue::from_str(uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text))
+        .expect("a UUID is a valid header value")
 }
 
 /// Gives each request its id, echoes it (and `X-Correlation-Id`) on the
