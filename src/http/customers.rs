@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 
 use super::error::{ApiError, Result, json_headers, whole_seconds};
-use super::middleware::{ClientId, RequestContext};
+use super::middleware::{ClientId, RequestContext, routed};
 use crate::app::App;
 use crate::domain::ListQuery;
 use crate::limits::{RateDecision, RatePolicy};
@@ -19,6 +19,8 @@ use crate::store::ClientRecord;
 static X_API_KEY: header::HeaderName = header::HeaderName::from_static("x-api-key");
 static RATELIMIT_POLICY: header::HeaderName = header::HeaderName::from_static("ratelimit-policy");
 static RATELIMIT: header::HeaderName = header::HeaderName::from_static("ratelimit");
+
+pub const ROUTE: &str = "/v3/resellers/{reseller_id}/customers";
 
 pub async fn list(
     State(app): State<Arc<App>>,
@@ -41,7 +43,7 @@ pub async fn list(
     if let Some(client) = seen.client {
         response.extensions_mut().insert(ClientId(client));
     }
-    response
+    routed(ROUTE, response)
 }
 
 /// What the checks learnt, for headers and the log whatever the outcome.

@@ -1,10 +1,13 @@
 //! `GET /healthz` (SPEC §5): 200 once the server accepts requests; no
 //! authentication, so load balancers can probe it.
 
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 
 use super::error::json_headers;
+use super::middleware::routed;
 
-pub async fn health() -> impl IntoResponse {
-    (json_headers(), r#"{"status":"ok"}"#)
+pub const ROUTE: &str = "/healthz";
+
+pub async fn health() -> Response {
+    routed(ROUTE, (json_headers(), r#"{"status":"ok"}"#).into_response())
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -69,15 +69,13 @@ pub fn router(app: Arc<App>) -> Router {
         limits: app.limits.clone(),
     });
     Router::new()
-        .route("/v3/resellers/{reseller_id}/customers", get(customers::list))
-        .route("/ims/token/v3", post(token::issue))
-        .route("/healthz", get(health::health))
+        .route(customers::ROUTE, get(customers::list))
+        .route(token::ROUTE, post(token::issue))
+        .route(health::ROUTE, get(health::health))
         .fallback(|| async { ApiError::NotFound })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .route_layer(from_fn(middleware::record_route))
-        .layer(from_fn_with_state(guard, middleware::guard))
+        .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(CatchPanicLayer::custom(middleware::panic_response))
-        .layer(from_fn(middleware::request_context))
+        .layer(from_fn_with_state(guard, middleware::request_context))
         .with_state(app)
 }
 

@@ -57,12 +57,15 @@ fn no_store_headers() -> [(header::HeaderName, HeaderValue); 3] {
     ]
 }
 
+pub const ROUTE: &str = "/ims/token/v3";
+
 pub async fn issue(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
-    match grant(&app, &headers, body).await {
+    let response = match grant(&app, &headers, body).await {
         Ok(response) => response,
         Err(Failure::OAuth(error)) => error.into_response(),
         Err(Failure::Internal(error)) => super::ApiError::Internal(error).into_response(),
-    }
+    };
+    super::middleware::routed(ROUTE, response)
 }
 
 enum Failure {

@@ -362,6 +362,13 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0_and_logs_no_secrets() {
         listed.contains("ratelimit-policy: \"client\";q=2;w=2\r\n"),
         "ROSTER_RATE_LIMIT=1 gives bursts of 2: {listed}"
     );
+    for (request, status) in [("DELETE /v3/resellers/R1/customers", "405"), ("GET /nowhere", "404")] {
+        let response = http(
+            &served.address,
+            &format!("{request} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        );
+        assert!(response.starts_with(&format!("HTTP/1.1 {status}")), "{response}");
+    }
 
     // A request whose body is still arriving when SIGTERM comes.
     let body = credentials(id, secret);
@@ -392,10 +399,33 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0_and_logs_no_secrets() {
     assert!(TcpStream::connect(&served.address).is_err());
 
     let logs: Vec<String> = served.logs.try_iter().collect();
+    // One access line per request, in order, naming the route that answered
+    // and, once authenticated, the client.
+    let access: Vec<(Value, Value, Value, Value)> = logs
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|entry| entry["target"] == "roster::access")
+        .map(|e| {
+            (
+                e["method"].clone(),
+                e["route"].clone(),
+                e["status"].clone(),
+                e["client_id"].clone(),
+            )
+        })
+        .collect();
+    let customers = "/v3/resellers/{reseller_id}/customers";
+    assert_eq!(
+        access,
+        [
+            (json!("POST"), json!("/ims/token/v3"), json!(200), Value::Null),
+            (json!("GET"), json!(customers), json!(404), json!(id)),
+            (json!("DELETE"), json!(customers), json!(405), Value::Null),
+            (json!("GET"), Value::Null, json!(404), Value::Null),
+            (json!("POST"), json!("/ims/token/v3"), json!(200), Value::Null),
+        ]
+    );
     let logs = logs.join("\n");
-    assert!(logs.contains("\"status\":200"), "one line per request: {logs}");
-    assert!(logs.contains("\"route\":\"/ims/token/v3\""), "{logs}");
-    assert!(logs.contains(&format!("\"client_id\":\"{id}\"")), "{logs}");
     assert!(!logs.contains(secret), "a secret reached the logs");
     assert!(!logs.contains(&token), "a token reached the logs");
 }
