@@ -5,9 +5,6 @@ use std::process::ExitCode;
 use clap::Parser;
 use roster::cli::{self, Cli};
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     cli::init_logging(&cli);
