@@ -379,21 +379,33 @@ def write_report(args, report):
 NOTES = """
 ## Reading these figures
 
-- Met on SQLite: S4 (substring search, p99 well under 25 ms), S5 (the last
-  page, O(1) through the catalog), the import of 1M customers, and server
-  memory. On PostgreSQL, S2 beats pgbench's straightforward SQL by far: the
-  `count(*)` alone reads 80k index entries per request, while Roster's
-  totals come from its in-memory catalog.
-- Not met: S1–S3 run at 21–26 % of the ceiling, against 30–50 %. The
-  catalog answers in a few microseconds; what remains is the HTTP stack,
-  one SQLite read transaction per page, and the kernel. Under load, two
-  worker threads starting SQLite read transactions contend on SQLite's
-  process-wide shared-memory mutex (`unixShmLock`), and each contention is
-  a futex sleep and wake-up. The ceiling makes 2 system calls per request;
-  Roster makes about 5 (`strace -c`). `docs/PERFORMANCE.md` has the profiles
-  and what closing the gap would take.
-- PostgreSQL figures include the database itself on the same two cores;
-  its table carries no targets (issue #5 sets only the pgbench comparison).
+- SQLite, what changed: S1–S3 ran at 21–26 % of the ceiling before each
+  server kept a mapped copy of the documents (docs/PERFORMANCE.md). A
+  default page now costs the server about 40 µs of CPU, against about
+  17 µs for the ceiling, and both make the same two system calls per
+  request; no SQLite transaction, lock or futex is left on a page's path.
+- Not met: S1, at 46 % against 50 %. S1 sits at its line rather than
+  far below it: its three pairs of runs here gave 43 %, 48 % and 50 %,
+  and shorter runs of the same build during development 50 % (twice).
+  Where its time goes (docs/PERFORMANCE.md, "Where the time goes now"):
+  per request the server spends about 20 µs in the kernel and 20 µs in
+  user space, the ceiling about 13 µs and 4 µs. The kernel part is the
+  same two system calls, dearer for Roster only because wrk, waiting on
+  it, must be woken for each response. The user-space part is spread
+  thin: the largest items are copying the page out of the map (~3.5 %),
+  malloc and free (~5 %), hyper's parsing, the access line (~3 %) and
+  dropping the request (~2 %). Closing the last points takes several of
+  those at once (a zero-copy body, fewer allocations, a thread per core);
+  docs/PERFORMANCE.md weighs them.
+- Memory: the resident set counts the pages of the document copy that the
+  load touched (page cache, which the kernel can reclaim and re-read);
+  "of its own memory" is the server's heap, mostly the catalog. A partner
+  sweeping every page would map up to the whole copy (~0.8 GB per million
+  customers) as page cache; the server's own memory stays where it is.
+- PostgreSQL reads every page from the database (no marker can be shared
+  across machines cheaper than the round trip it would save), so its
+  figures include the database itself on the same two cores; its table
+  carries no targets (issue #5 sets only the pgbench comparison).
 """
 
 if __name__ == "__main__":
