@@ -537,8 +537,8 @@ impl Reseller {
             // lookup per match (a selection looks each up several times,
             // and ranks are scattered reads: S3 spent most of its time so).
             let mut best = std::collections::BinaryHeap::with_capacity(end);
-            for &i in &matches {
-                let rank = self.rank(order, i);
+            for i in &matches {
+                let (rank, i) = (key(i), *i);
                 if best.len() < end {
                     best.push((rank, i));
                 } else if let Some(mut worst) = best.peek_mut()
@@ -709,6 +709,36 @@ mod tests {
             }
         }
         assert_eq!(compared, 20 * 3 * 3);
+    }
+
+    /// Early pages come from a bounded heap, later ones from selection
+    /// (TOP_PAGE_ROWS): both must be the slice of a full sort.
+    #[test]
+    fn pages_of_unsorted_matches_are_slices_of_the_full_sort() {
+        let (_, index) = both_ways();
+        let reseller = index.reseller(&reseller_id(0)).unwrap();
+        for filters in [
+            "name=*a*",
+            "name=*a*&sort-by=companyName&order-by=desc",
+            "name=*e*&status=1000&status=1002",
+        ] {
+            let all = ListQuery::parse(filters).unwrap();
+            let order = Order::of(all.sort, all.order);
+            let mut expected: Vec<u32> = (0..reseller.len() as u32)
+                .filter(|&i| reseller.matches(&all, i))
+                .collect();
+            expected.sort_by_key(|&i| reseller.rank(order, i));
+            assert!(expected.len() > TOP_PAGE_ROWS + 100, "{filters}: both ways exercised");
+            for (offset, limit) in [(0, 20), (3, 50), (TOP_PAGE_ROWS - 10, 20), (TOP_PAGE_ROWS + 50, 50)] {
+                let query = ListQuery::parse(&format!("{filters}&offset={offset}&limit={limit}")).unwrap();
+                let end = (offset + limit).min(expected.len());
+                assert_eq!(
+                    reseller.select(&query),
+                    reseller.selection(expected.len(), &expected[offset.min(end)..end]),
+                    "{filters} offset {offset} limit {limit}"
+                );
+            }
+        }
     }
 
     #[test]
