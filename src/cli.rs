@@ -373,7 +373,7 @@ pub fn init_logging(cli: &Cli) {
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(crate::logs::BufferedStderr::global());
+        .with_writer(crate::logs::BufferedStderr::global().clone());
     crate::logs::set_access_format(format);
     match format {
         LogFormat::Json => logs.json().flatten_event(true).init(),

@@ -184,27 +184,27 @@ pub struct BufferedStderr {
 }
 
 impl BufferedStderr {
-    /// The process's buffer (and its flushing thread, started once).
-    pub fn global() -> Self {
+    /// The process's buffer (and its flushing thread, started once),
+    /// borrowed: the access log reaches it on every request, and a clone
+    /// would be one more contended reference count.
+    pub fn global() -> &'static Self {
         static BUFFER: OnceLock<BufferedStderr> = OnceLock::new();
-        BUFFER
-            .get_or_init(|| {
-                let writer = BufferedStderr {
-                    buffer: Arc::new(Mutex::new(Vec::with_capacity(FLUSH_AT_BYTES * 2))),
-                };
-                let flusher = writer.clone();
-                std::thread::Builder::new()
-                    .name("roster-logs".into())
-                    .spawn(move || {
-                        loop {
-                            std::thread::sleep(FLUSH_EVERY);
-                            flusher.flush_now();
-                        }
-                    })
-                    .expect("starting the log flusher");
-                writer
-            })
-            .clone()
+        BUFFER.get_or_init(|| {
+            let writer = BufferedStderr {
+                buffer: Arc::new(Mutex::new(Vec::with_capacity(FLUSH_AT_BYTES * 2))),
+            };
+            let flusher = writer.clone();
+            std::thread::Builder::new()
+                .name("roster-logs".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(FLUSH_EVERY);
+                        flusher.flush_now();
+                    }
+                })
+                .expect("starting the log flusher");
+            writer
+        })
     }
 
     /// Writes out whatever is buffered.
