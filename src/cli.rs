@@ -3,20 +3,20 @@
 //! go to stderr.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 
-use crate::app::{App, AppConfig};
+use crate::app::{AppConfig, HttpLimits};
 use crate::auth::clients::{create_client, issue_token, rotate_secret};
+use crate::demo::{self, DemoOptions};
 use crate::domain::ResellerScope;
 use crate::generate::{self, Plan};
-use crate::http::{self, HttpLimits};
-use crate::{demo, import, store};
+use crate::logs::LogFormat;
+use crate::serve::{self, ServeOptions};
+use crate::{import, store};
 
 /// Roster serves the Get Customer List API of a partner platform:
 /// GET /v3/resellers/{reseller_id}/customers.
@@ -50,12 +50,6 @@ pub struct DatabaseArg {
     /// Database URL: sqlite://PATH (embedded) or postgres://USER@HOST/DB.
     #[arg(long, env = "ROSTER_DATABASE", default_value = "sqlite://roster.db")]
     pub database: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
 }
 
 #[derive(Debug, Args)]
@@ -230,10 +224,17 @@ pub struct GenerateArgs {
 /// Runs the command; `Err` ends the process with a message and exit code 1.
 pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => {
+            serve::run(ServeOptions {
+                database: args.database.database,
+                listen: args.listen,
+                config: args.tuning.app_config()?,
+            })
+            .await
+        }
         Command::Import(args) => {
             let store = store::open(&args.database.database).await?;
-            let outcome = import::import_file(store, args.file).await?;
+            let outcome = import::import_file(store.as_ref(), args.file).await?;
             print_json(&json!({"records": outcome.records, "created": outcome.created, "updated": outcome.updated}));
             Ok(())
         }
@@ -252,7 +253,15 @@ pub async fn run(cli: Cli) -> Result<()> {
             }));
             Ok(())
         }
-        Command::Demo(args) => demo::run(args).await,
+        Command::Demo(args) => {
+            demo::run(DemoOptions {
+                customers: args.customers,
+                listen: args.listen,
+                database: args.database,
+                config: args.tuning.app_config()?,
+            })
+            .await
+        }
         Command::Generate(args) => {
             let plan = Plan {
                 customers: args.customers,
@@ -316,40 +325,6 @@ async fn clients(command: ClientsCommand) -> Result<()> {
         }
     }
     Ok(())
-}
-
-async fn serve(args: ServeArgs) -> Result<()> {
-    let config = args.tuning.app_config()?;
-    let store = store::open(&args.database.database).await?;
-    let backend = store.backend();
-    let app = App::new(store, config).await?;
-    let listener = TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("listening on {}", args.listen))?;
-    tracing::info!(address = %listener.local_addr()?, backend, "serving");
-    http::serve(app, listener, shutdown_signal()).await
-}
-
-/// Serves `app` on `listen` until SIGINT/SIGTERM (used by `demo` too).
-pub async fn serve_app(app: Arc<App>, listener: TcpListener) -> Result<()> {
-    http::serve(app, listener, shutdown_signal()).await
-}
-
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing SIGTERM handler");
-        tokio::select! {
-            _ = interrupt => {},
-            _ = terminate.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
-    tracing::info!("shutdown signal received");
 }
 
 fn print_json(value: &Value) {

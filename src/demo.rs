@@ -2,24 +2,31 @@
 //! a demo database of realistic customers, a client scoped to every
 //! reseller, a token, the server, and curl lines to paste.
 
-use std::sync::Arc;
-
 use anyhow::{Context, Result};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 
-use crate::app::App;
+use crate::app::{App, AppConfig};
 use crate::auth::clients::{create_client, issue_token};
-use crate::cli::{DemoArgs, serve_app};
 use crate::domain::{CustomerRecord, ResellerScope};
 use crate::generate::{Generator, Plan, reseller_id};
-use crate::store::{self, RecordSender, Store};
+use crate::serve;
+use crate::store::{self, Store};
 
 /// The name of the demo's own client, reused on later runs.
 const DEMO_CLIENT: &str = "roster-demo";
 
-pub async fn run(args: DemoArgs) -> Result<()> {
-    let config = args.tuning.app_config()?;
+/// What `roster demo` was asked for.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Customers to generate when the demo database is new.
+    pub customers: u64,
+    pub listen: String,
+    pub database: String,
+    pub config: AppConfig,
+}
+
+pub async fn run(args: DemoOptions) -> Result<()> {
+    let config = args.config;
     let store = store::open(&args.database).await?;
     let resellers = (args.customers / 1_250).clamp(3, 2_000) as u32;
     if store.generation().await? == 0 {
@@ -32,7 +39,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
             resellers,
             seed: 1,
         };
-        load(store.clone(), plan).await?;
+        load(store.as_ref(), plan).await?;
     } else {
         eprintln!("Reusing the demo data already in {}.", args.database);
     }
@@ -80,26 +87,26 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         token.access_token,
     );
     drop(index);
-    serve_app(app, listener).await
+    serve::until_signal(app, listener).await
 }
 
 /// Generates `plan`'s customers straight into the store, through the same
 /// validation as `roster import`.
-async fn load(store: Arc<dyn Store>, plan: Plan) -> Result<()> {
-    let (sender, receiver) = mpsc::channel(16);
-    let producer = tokio::task::spawn_blocking(move || -> Result<()> {
-        let mut records = RecordSender::new(sender);
-        let outcome = Generator::new(plan).try_for_each(|value| {
+async fn load(store: &dyn Store, plan: Plan) -> Result<()> {
+    store::import_with(store, move |records| {
+        for value in Generator::new(plan) {
             let record =
                 CustomerRecord::from_json(value).map_err(|e| anyhow::anyhow!("generated a bad record: {e}"))?;
-            // A stopped writer reports its own error, below.
-            let _ = records.send(record);
-            Ok(())
-        });
-        records.finish(outcome.is_ok());
-        outcome
-    });
-    let outcome = store.import(receiver).await;
-    producer.await??;
-    outcome.map(|_| ())
+            if records.send(record).is_err() {
+                // The writer failed; its error is the one returned.
+                break;
+            }
+        }
+        anyhow::Ok(())
+    })
+    .await
+    .map(|_| ())
+    .map_err(|error| match error {
+        store::ImportError::Records(error) | store::ImportError::Store(error) => error,
+    })
 }

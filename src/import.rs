@@ -10,19 +10,14 @@ use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, IsTerminal, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::de::{DeserializeSeed, Deserializer, Error as _, SeqAccess, Visitor};
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 use crate::domain::CustomerRecord;
-use crate::store::{ImportOutcome, RecordSender, Store};
-
-/// Batches of records read ahead of the database writer.
-const READ_AHEAD: usize = 16;
+use crate::store::{self, ImportError, ImportOutcome, RecordSink, Store};
 
 /// Where a bad record is: NDJSON counts lines, an array counts elements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,24 +61,16 @@ impl fmt::Display for ReadError {
 impl std::error::Error for ReadError {}
 
 /// Imports `path` (`-` for standard input) into `store`, all or nothing.
-pub async fn import_file(store: Arc<dyn Store>, path: PathBuf) -> Result<ImportOutcome> {
+pub async fn import_file(store: &dyn Store, path: PathBuf) -> Result<ImportOutcome> {
     let (source, progress) = open_source(&path)?;
-    let (sender, receiver) = mpsc::channel(READ_AHEAD);
-    let reader = tokio::task::spawn_blocking(move || {
-        let mut records = RecordSender::new(sender);
-        let outcome = read_records(source, &mut records);
-        records.finish(outcome.is_ok());
-        outcome
-    });
-    let written = store.import(receiver).await;
-    let read = reader.await.context("the reader thread failed")?;
+    let outcome = store::import_with(store, move |records| read_records(source, records).map(|_| ())).await;
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
-    match read {
-        Ok(_) | Err(ReadError::WriterStopped) => written,
-        Err(reason) => Err(anyhow::Error::new(reason).context("nothing was imported")),
-    }
+    outcome.map_err(|error| match error {
+        ImportError::Records(reason) => anyhow::Error::new(reason).context("nothing was imported"),
+        ImportError::Store(error) => error,
+    })
 }
 
 /// Opens the file, with a progress bar on a terminal.
@@ -107,7 +94,7 @@ fn open_source(path: &Path) -> Result<(Box<dyn Read + Send>, Option<ProgressBar>
 
 /// Reads, validates and sends every record; the format is decided by the
 /// first character (`[`: an array, else NDJSON).
-pub fn read_records(source: Box<dyn Read + Send>, records: &mut RecordSender) -> Result<u64, ReadError> {
+pub fn read_records(source: Box<dyn Read + Send>, records: &mut impl RecordSink) -> Result<u64, ReadError> {
     let mut source = BufReader::with_capacity(1 << 16, source);
     let is_array = loop {
         let buffer = source.fill_buf().map_err(ReadError::Io)?;
@@ -136,13 +123,13 @@ pub fn read_records(source: Box<dyn Read + Send>, records: &mut RecordSender) ->
     Ok(sink.count)
 }
 
-struct Sink<'a> {
-    records: &'a mut RecordSender,
+struct Sink<'a, R> {
+    records: &'a mut R,
     count: u64,
     failure: Option<ReadError>,
 }
 
-impl Sink<'_> {
+impl<R: RecordSink> Sink<'_, R> {
     fn accept(&mut self, position: Position, value: Value) -> Result<(), ReadError> {
         let record = CustomerRecord::from_json(value).map_err(|e| ReadError::BadRecord { position, reason: e.0 })?;
         self.records.send(record).map_err(|_| ReadError::WriterStopped)?;
@@ -151,7 +138,7 @@ impl Sink<'_> {
     }
 }
 
-fn read_lines(mut source: impl BufRead, sink: &mut Sink<'_>) -> Result<(), ReadError> {
+fn read_lines(mut source: impl BufRead, sink: &mut Sink<'_, impl RecordSink>) -> Result<(), ReadError> {
     let mut line = String::new();
     let mut number = 0;
     loop {
@@ -180,7 +167,7 @@ fn read_lines(mut source: impl BufRead, sink: &mut Sink<'_>) -> Result<(), ReadE
     }
 }
 
-fn read_array(source: impl Read, sink: &mut Sink<'_>) -> Result<(), ReadError> {
+fn read_array(source: impl Read, sink: &mut Sink<'_, impl RecordSink>) -> Result<(), ReadError> {
     let mut deserializer = serde_json::Deserializer::from_reader(source);
     let streamed = ArrayOfRecords { sink: &mut *sink }.deserialize(&mut deserializer);
     if let Some(failure) = sink.failure.take() {
@@ -204,11 +191,11 @@ fn read_array(source: impl Read, sink: &mut Sink<'_>) -> Result<(), ReadError> {
 
 /// Streams the elements of the top-level array into the sink, one at a time,
 /// so a large array never sits in memory whole.
-struct ArrayOfRecords<'s, 'a> {
-    sink: &'s mut Sink<'a>,
+struct ArrayOfRecords<'s, 'a, R> {
+    sink: &'s mut Sink<'a, R>,
 }
 
-impl<'de> DeserializeSeed<'de> for ArrayOfRecords<'_, '_> {
+impl<'de, R: RecordSink> DeserializeSeed<'de> for ArrayOfRecords<'_, '_, R> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -216,7 +203,7 @@ impl<'de> DeserializeSeed<'de> for ArrayOfRecords<'_, '_> {
     }
 }
 
-impl<'de> Visitor<'de> for ArrayOfRecords<'_, '_> {
+impl<'de, R: RecordSink> Visitor<'de> for ArrayOfRecords<'_, '_, R> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -238,20 +225,14 @@ impl<'de> Visitor<'de> for ArrayOfRecords<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::ImportItem;
+    use crate::domain::CustomerRecord;
 
     /// Reads `input` as the importer would, collecting what it would write.
     fn read(input: &str) -> (Result<u64, String>, Vec<String>) {
-        let (sender, mut receiver) = mpsc::channel(1024);
-        let mut records = RecordSender::new(sender);
+        let mut records: Vec<CustomerRecord> = Vec::new();
         let outcome =
             read_records(Box::new(std::io::Cursor::new(input.to_owned())), &mut records).map_err(|e| e.to_string());
-        records.finish(outcome.is_ok());
-        let mut ids = Vec::new();
-        while let Ok(ImportItem::Records(batch)) = receiver.try_recv() {
-            ids.extend(batch.into_iter().map(|record| record.customer_id));
-        }
-        (outcome, ids)
+        (outcome, records.into_iter().map(|record| record.customer_id).collect())
     }
 
     fn customer(id: &str) -> String {

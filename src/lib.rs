@@ -16,4 +16,5 @@ pub mod http;
 pub mod import;
 pub mod limits;
 pub mod logs;
+pub mod serve;
 pub mod store;

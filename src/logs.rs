@@ -20,7 +20,12 @@ use time::OffsetDateTime;
 use tracing::{Level, Metadata};
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::cli::LogFormat;
+/// How log lines are written (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
 
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
 const FLUSH_AT_BYTES: usize = 32 * 1024;

@@ -6,8 +6,8 @@ use anyhow::{Result, bail};
 use super::secret::{hash_secret, new_client_id, new_secret};
 use super::token::{DEFAULT_TTL_SECS, TokenSigner};
 use super::unix_now;
-use crate::domain::ResellerScope;
-use crate::store::{ClientRecord, Store};
+use crate::domain::{ClientRecord, ResellerScope};
+use crate::store::Store;
 
 /// A freshly created client and its secret, which exists nowhere else.
 pub struct CreatedClient {

@@ -11,9 +11,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
 
-pub use token::{TokenClaims, TokenError, TokenSigner, new_token_key};
+pub use token::{TokenClaims, TokenError, TokenSigner};
 
-use crate::store::{ClientRecord, Store};
+use crate::domain::ClientRecord;
+use crate::store::Store;
 
 /// How long a client record is trusted before it is read again, by default.
 /// Disabling a client or rotating its secret reaches every instance within
@@ -64,12 +65,13 @@ impl Authenticator {
         &self.signer
     }
 
-    /// Checks 1–4 of SPEC §2 for a request on `reseller_id`.
+    /// Checks 1–3 of SPEC §2 and, for a request that names one, check 4:
+    /// `reseller_id` is within the client's scope.
     pub async fn authorize(
         &self,
         authorization: Option<&[u8]>,
         api_key: Option<&[u8]>,
-        reseller_id: &str,
+        reseller_id: Option<&str>,
     ) -> Result<Arc<ClientRecord>, AuthError> {
         let token = bearer_token(authorization).ok_or(AuthError::TokenMissing)?;
         let token = std::str::from_utf8(token).map_err(|_| AuthError::TokenInvalid)?;
@@ -92,7 +94,7 @@ impl Authenticator {
         if claims.client_id != client.client_id || claims.epoch != client.token_epoch {
             return Err(AuthError::TokenInvalid);
         }
-        if !client.scope.contains(reseller_id) {
+        if reseller_id.is_some_and(|reseller_id| !client.scope.contains(reseller_id)) {
             return Err(AuthError::ResellerForbidden);
         }
         Ok(client)
@@ -124,15 +126,23 @@ impl Authenticator {
     }
 }
 
+/// The credentials of an `Authorization: <scheme> <credentials>` header
+/// (RFC 9110 §11.4), when it uses `scheme` (case-insensitive) and carries
+/// some; the API's bearer token and the token endpoint's Basic login both
+/// read it here.
+pub fn authorization_credentials<'h>(header: Option<&'h [u8]>, scheme: &str) -> Option<&'h [u8]> {
+    let header = header?;
+    let (given, credentials) = header.split_at_checked(scheme.len())?;
+    if !given.eq_ignore_ascii_case(scheme.as_bytes()) || credentials.first() != Some(&b' ') {
+        return None;
+    }
+    Some(credentials.trim_ascii()).filter(|credentials| !credentials.is_empty())
+}
+
 /// The token of `Authorization: Bearer <token>`; another scheme or an empty
 /// token counts as no token (SPEC §3).
 fn bearer_token(header: Option<&[u8]>) -> Option<&[u8]> {
-    let header = header?;
-    let scheme = b"bearer ";
-    if header.len() < scheme.len() || !header[..scheme.len()].eq_ignore_ascii_case(scheme) {
-        return None;
-    }
-    Some(header[scheme.len()..].trim_ascii()).filter(|token| !token.is_empty())
+    authorization_credentials(header, "bearer")
 }
 
 /// API keys are the client ids Roster generates; anything far from that
@@ -160,5 +170,11 @@ mod tests {
         assert_eq!(bearer_token(Some(b"Bearer")), None);
         assert_eq!(bearer_token(Some(b"Basic abc")), None);
         assert_eq!(bearer_token(None), None);
+        assert_eq!(bearer_token(Some(b"Bearerabc")), None);
+        assert_eq!(
+            authorization_credentials(Some(b"BASIC dXNlcjpwdw=="), "basic"),
+            Some(&b"dXNlcjpwdw=="[..])
+        );
+        assert_eq!(authorization_credentials(Some(b"Basic "), "basic"), None);
     }
 }

@@ -18,13 +18,6 @@ const MAC_LEN: usize = 32;
 /// The default lifetime, 24 h.
 pub const DEFAULT_TTL_SECS: u64 = 86_400;
 
-/// A new random signing key (created once per database by the migrations).
-pub fn new_token_key() -> [u8; 32] {
-    let mut key = [0u8; 32];
-    rand::fill(&mut key);
-    key
-}
-
 /// What a valid token says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenClaims {
@@ -117,6 +110,12 @@ impl TokenSigner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn new_token_key() -> [u8; 32] {
+        let mut key = [0u8; 32];
+        rand::fill(&mut key);
+        key
+    }
 
     #[test]
     fn round_trip_and_expiry() {

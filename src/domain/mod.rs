@@ -1,6 +1,7 @@
 //! The domain: validated values that the HTTP layer parses into and the
 //! catalog and the store work from. Nothing here knows about HTTP or SQL.
 
+pub mod client;
 pub mod customer;
 pub mod form;
 pub mod pattern;
@@ -8,6 +9,7 @@ pub mod query;
 pub mod scope;
 pub mod status;
 
+pub use client::ClientRecord;
 pub use customer::{CustomerRecord, RecordError};
 pub use pattern::{NamePattern, PatternShape, fold};
 pub use query::{CreatedRange, Limit, ListQuery, SortKey, SortOrder};

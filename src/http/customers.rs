@@ -9,16 +9,11 @@ use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 
-use super::error::{ApiError, Result, json_headers, whole_seconds};
-use super::middleware::{ClientId, RequestContext, routed};
+use super::caller::{Answer, Caller, admit};
+use super::error::{ApiError, Result, json_headers};
+use super::middleware::RequestId;
 use crate::app::App;
 use crate::domain::ListQuery;
-use crate::limits::{RateDecision, RatePolicy};
-use crate::store::ClientRecord;
-
-static X_API_KEY: header::HeaderName = header::HeaderName::from_static("x-api-key");
-static RATELIMIT_POLICY: header::HeaderName = header::HeaderName::from_static("ratelimit-policy");
-static RATELIMIT: header::HeaderName = header::HeaderName::from_static("ratelimit");
 
 pub const ROUTE: &str = "/v3/resellers/{reseller_id}/customers";
 
@@ -30,57 +25,40 @@ pub async fn list(
     // An id that does not even decode can be no reseller's: it goes through
     // the checks as an unknown one.
     let reseller_id = reseller_id.map_or_else(|_| "\u{FFFD}".to_owned(), |Path(id)| id);
-    let context = request
+    let request_id = request
         .extensions()
-        .get::<RequestContext>()
+        .get::<RequestId>()
         .expect("the request-context middleware runs first");
-    let mut seen = Seen::default();
-    let outcome = respond(&app, context, &reseller_id, request.headers(), request.uri(), &mut seen).await;
-    let mut response = outcome.unwrap_or_else(IntoResponse::into_response);
-    if let Some(decision) = seen.rate {
-        rate_headers(response.headers_mut(), decision);
-    }
-    if let Some(client) = seen.client {
-        response.extensions_mut().insert(ClientId(client));
-    }
-    routed(ROUTE, response)
+    // 1–5: token, API key, token issued to that key's client, scope, rate limit.
+    let answer = match admit(&app, request.headers(), Some(&reseller_id)).await {
+        Ok(caller) => {
+            let page = list_page(
+                &app,
+                &caller,
+                request_id,
+                &reseller_id,
+                request.headers(),
+                request.uri(),
+            )
+            .await;
+            Answer::from(caller, page)
+        }
+        Err(refused) => refused,
+    };
+    answer.respond(ROUTE)
 }
 
-/// What the checks learnt, for headers and the log whatever the outcome.
-#[derive(Default)]
-struct Seen {
-    client: Option<Arc<ClientRecord>>,
-    rate: Option<RateDecision>,
-}
-
-async fn respond(
+/// Checks 6–8 and the page itself.
+async fn list_page(
     app: &App,
-    context: &RequestContext,
+    caller: &Caller,
+    request_id: &RequestId,
     reseller_id: &str,
     headers: &HeaderMap,
     uri: &Uri,
-    seen: &mut Seen,
 ) -> Result<Response> {
-    // 1–4: token, API key, token issued to that key's client, scope.
-    let client = app
-        .auth
-        .authorize(
-            headers.get(header::AUTHORIZATION).map(HeaderValue::as_bytes),
-            headers.get(&X_API_KEY).map(HeaderValue::as_bytes),
-            reseller_id,
-        )
-        .await?;
-    seen.client = Some(client.clone());
-
-    // 5: rate limit.
-    let decision = app.rate.check(&client).await?;
-    seen.rate = Some(decision);
-    if let RateDecision::Denied { retry_after, .. } = decision {
-        return Err(ApiError::TooManyRequests { retry_after });
-    }
-
     // 6: headers, then parameters.
-    check_headers(headers, context)?;
+    check_headers(headers, request_id)?;
     let query = ListQuery::parse(uri.query().unwrap_or_default()).map_err(ApiError::InvalidParameters)?;
 
     // 7: the reseller exists.
@@ -89,11 +67,10 @@ async fn respond(
     }
 
     // 8: the request id is new for this client; only now is it spent.
-    if context.supplied {
-        let request_id = context.id.to_str().expect("a valid request id is ASCII");
-        if !app.replay.first_use(&client.client_id, request_id).await? {
-            return Err(ApiError::DuplicateRequestId);
-        }
+    if let Some(id) = request_id.supplied()
+        && !app.replay.first_use(&caller.client.client_id, id).await?
+    {
+        return Err(ApiError::DuplicateRequestId);
     }
 
     let body = app.catalog.page(reseller_id, &query).await?;
@@ -101,9 +78,9 @@ async fn respond(
 }
 
 /// SPEC §2's header rules; every broken one is named.
-fn check_headers(headers: &HeaderMap, context: &RequestContext) -> Result<()> {
+fn check_headers(headers: &HeaderMap, request_id: &RequestId) -> Result<()> {
     let mut problems = Vec::new();
-    if context.supplied_invalid {
+    if let RequestId::Invalid(_) = request_id {
         problems.push("X-Request-Id: must be 1 to 128 visible ASCII characters".to_owned());
     }
     if headers.contains_key(header::ACCEPT) && !headers.get_all(header::ACCEPT).iter().any(accepts_json) {
@@ -151,26 +128,6 @@ fn is_json_media_type(value: &HeaderValue) -> bool {
             .trim()
             .eq_ignore_ascii_case("application/json")
     })
-}
-
-/// `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers):
-/// the bucket holds 2N requests and refills at N/s, i.e. 2N per 2 s.
-fn rate_headers(headers: &mut HeaderMap, decision: RateDecision) {
-    let (policy, remaining, reset) = match decision {
-        RateDecision::Unlimited => return,
-        RateDecision::Allowed {
-            policy,
-            remaining,
-            full_in,
-        } => (policy, remaining, whole_seconds(full_in)),
-        RateDecision::Denied { policy, retry_after } => (policy, 0, whole_seconds(retry_after)),
-    };
-    let RatePolicy { rate, burst } = policy;
-    let window = burst.div_ceil(rate);
-    let policy = format!("\"client\";q={burst};w={window}");
-    let state = format!("\"client\";r={remaining};t={reset}");
-    headers.insert(RATELIMIT_POLICY.clone(), HeaderValue::try_from(policy).expect("ASCII"));
-    headers.insert(RATELIMIT.clone(), HeaderValue::try_from(state).expect("ASCII"));
 }
 
 #[cfg(test)]

@@ -18,23 +18,41 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderName, HeaderValue};
 use tokio::sync::Semaphore;
 
-use super::HttpLimits;
 use super::error::{ApiError, InternalCause};
+use crate::app::HttpLimits;
+use crate::domain::ClientRecord;
 use crate::logs::Access;
-use crate::store::ClientRecord;
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub static X_CORRELATION_ID: HeaderName = HeaderName::from_static("x-correlation-id");
 
-/// The request's id, as every response echoes it.
+/// The request's id (SPEC §2), as every response echoes it.
 #[derive(Debug, Clone)]
-pub struct RequestContext {
-    pub id: HeaderValue,
-    /// The partner sent this id (so it counts for replay).
-    pub supplied: bool,
-    /// The partner sent an id that breaks SPEC §2's rule; `id` is a
-    /// generated one and the request is refused with 1117 at check 6.
-    pub supplied_invalid: bool,
+pub enum RequestId {
+    /// The partner sent this valid id: it counts for replay.
+    Supplied(HeaderValue),
+    /// The partner sent none; this one was generated.
+    Generated(HeaderValue),
+    /// The partner sent an id that breaks SPEC §2's rule: this generated
+    /// one stands in, and the request is refused with 1117 at check 6.
+    Invalid(HeaderValue),
+}
+
+impl RequestId {
+    /// The id every response carries.
+    pub fn value(&self) -> &HeaderValue {
+        match self {
+            RequestId::Supplied(id) | RequestId::Generated(id) | RequestId::Invalid(id) => id,
+        }
+    }
+
+    /// The partner's own valid id, which replay checks spend.
+    pub fn supplied(&self) -> Option<&str> {
+        match self {
+            RequestId::Supplied(id) => Some(id.to_str().expect("a valid request id is visible ASCII")),
+            _ => None,
+        }
+    }
 }
 
 /// Which route answered, for the access log: set by each handler (see
@@ -82,16 +100,9 @@ pub async fn request_context(State(guard): State<Arc<Guard>>, mut request: Reque
     let started = Instant::now();
     let method = request.method().clone();
     let context = match request.headers().get(&X_REQUEST_ID) {
-        Some(id) if valid_request_id(id) => RequestContext {
-            id: id.clone(),
-            supplied: true,
-            supplied_invalid: false,
-        },
-        given => RequestContext {
-            id: generated_id(),
-            supplied: false,
-            supplied_invalid: given.is_some(),
-        },
+        Some(id) if valid_request_id(id) => RequestId::Supplied(id.clone()),
+        Some(_) => RequestId::Invalid(generated_id()),
+        None => RequestId::Generated(generated_id()),
     };
     let correlation_id = request.headers().get(&X_CORRELATION_ID).cloned();
     request.extensions_mut().insert(context.clone());
@@ -99,14 +110,14 @@ pub async fn request_context(State(guard): State<Arc<Guard>>, mut request: Reque
     let mut response = guard.run(request, next).await;
 
     let headers = response.headers_mut();
-    headers.insert(X_REQUEST_ID.clone(), context.id.clone());
+    headers.insert(X_REQUEST_ID.clone(), context.value().clone());
     if let Some(correlation_id) = correlation_id {
         headers.insert(X_CORRELATION_ID.clone(), correlation_id);
     }
     let status = response.status().as_u16();
     let route = response.extensions().get::<RouteTemplate>().map(|r| r.0.as_ref());
     let client_id = response.extensions().get::<ClientId>().map(|c| c.0.client_id.as_str());
-    let request_id = context.id.to_str().unwrap_or_default();
+    let request_id = context.value().to_str().unwrap_or_default();
     match response.extensions().get::<InternalCause>() {
         Some(cause) => {
             let latency_ms = started.elapsed().as_secs_f64() * 1000.0;

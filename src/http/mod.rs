@@ -1,6 +1,7 @@
 //! The HTTP surface: the router, its middleware, and [`serve`], which runs it
 //! on a listener the caller bound until the caller's shutdown signal.
 
+pub mod caller;
 pub mod customers;
 pub mod error;
 pub mod health;
@@ -24,43 +25,6 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::app::App;
 pub use error::ApiError;
-
-/// Resource limits of the server (`roster serve --help` lists the flags).
-#[derive(Debug, Clone)]
-pub struct HttpLimits {
-    /// A request running longer is answered 500 1124.
-    pub request_timeout: Duration,
-    /// Longest accepted path and query, in bytes (else 414).
-    pub max_uri_bytes: usize,
-    /// Largest accepted header section, in bytes (else 431).
-    pub max_header_bytes: usize,
-    /// Requests worked on at once; more wait for a turn.
-    pub max_in_flight: usize,
-    /// Open connections at once; past it, new connections wait to be accepted.
-    pub max_connections: usize,
-    /// A client must send a request's headers within this time, or the
-    /// connection is closed (slow-client protection).
-    pub header_read_timeout: Duration,
-    /// Largest token-request body, in bytes.
-    pub max_body_bytes: usize,
-    /// On shutdown, how long requests in flight may take to finish.
-    pub shutdown_grace: Duration,
-}
-
-impl Default for HttpLimits {
-    fn default() -> Self {
-        HttpLimits {
-            request_timeout: Duration::from_secs(10),
-            max_uri_bytes: 8 * 1024,
-            max_header_bytes: 16 * 1024,
-            max_in_flight: 512,
-            max_connections: 4096,
-            header_read_timeout: Duration::from_secs(10),
-            max_body_bytes: 16 * 1024,
-            shutdown_grace: Duration::from_secs(30),
-        }
-    }
-}
 
 /// Every route, behind the middleware of [`middleware`].
 pub fn router(app: Arc<App>) -> Router {

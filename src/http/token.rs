@@ -12,6 +12,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::json;
 
 use crate::app::App;
+use crate::auth::authorization_credentials;
 use crate::auth::clients::token_for;
 use crate::auth::secret::{decoy_hash, verify_secret};
 use crate::auth::token::DEFAULT_TTL_SECS;
@@ -154,18 +155,14 @@ async fn grant(app: &App, headers: &HeaderMap, body: Body) -> Result<Response, F
 
 /// `client_secret_basic` or `client_secret_post`, never both (RFC 6749 §2.3.1).
 fn credentials(headers: &HeaderMap, id: Option<&str>, secret: Option<&str>) -> Result<Credentials, OAuthError> {
-    let basic = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"));
+    let basic = authorization_credentials(headers.get(header::AUTHORIZATION).map(HeaderValue::as_bytes), "basic");
     match (basic, secret) {
         (Some(_), Some(_)) => Err(OAuthError::InvalidRequest(
             "use one client authentication method, not two",
         )),
-        (Some((_, encoded)), None) => {
+        (Some(encoded), None) => {
             let invalid = OAuthError::InvalidClient { basic: true };
-            let decoded = STANDARD.decode(encoded.trim()).map_err(|_| invalid)?;
+            let decoded = STANDARD.decode(encoded).map_err(|_| invalid)?;
             let decoded = String::from_utf8(decoded).map_err(|_| invalid)?;
             let (user, password) = decoded.split_once(':').ok_or(invalid)?;
             // Basic credentials are form-encoded before base64 (RFC 6749 §2.3.1).

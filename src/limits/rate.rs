@@ -13,47 +13,11 @@ use governor::middleware::StateInformationMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter as Gcra};
 
+use super::policy::{RateDecision, RatePolicy};
 use super::redis::SharedLimits;
-use crate::store::ClientRecord;
+use crate::domain::ClientRecord;
 
 type Bucket = Gcra<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>;
-
-/// A client's limit as the `RateLimit-Policy` header describes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RatePolicy {
-    /// Requests per second.
-    pub rate: u32,
-    /// The bucket size: twice the rate.
-    pub burst: u32,
-}
-
-impl RatePolicy {
-    fn new(rate: NonZeroU32) -> Self {
-        RatePolicy {
-            rate: rate.get(),
-            burst: rate.get().saturating_mul(2),
-        }
-    }
-}
-
-/// The outcome of one check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RateDecision {
-    /// The client has no limit (0).
-    Unlimited,
-    Allowed {
-        policy: RatePolicy,
-        /// Requests left in the bucket after this one.
-        remaining: u32,
-        /// Until the bucket is full again.
-        full_in: Duration,
-    },
-    Denied {
-        policy: RatePolicy,
-        /// Until the next request would be allowed.
-        retry_after: Duration,
-    },
-}
 
 pub struct RateLimiter {
     /// `serve --rate-limit`: the limit of clients without their own (0: none).

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use super::rate::{RateDecision, RatePolicy};
+use super::policy::{RateDecision, RatePolicy};
 
 /// GCRA over a "theoretical arrival time" in microseconds. KEYS[1]: the
 /// client's bucket; ARGV[1]: microseconds per request; ARGV[2]: the burst.

@@ -5,8 +5,7 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use roster::app::AppConfig;
-use roster::http::HttpLimits;
+use roster::app::{AppConfig, HttpLimits};
 
 use crate::support::{Partner, TestServer, credentials, customer, error_body, test_config};
 

@@ -13,10 +13,10 @@ use hyper_util::rt::TokioExecutor;
 use roster::app::{App, AppConfig};
 use roster::auth::clients::{CreatedClient, create_client, issue_token};
 use roster::domain::{CustomerRecord, ResellerScope};
-use roster::store::{self, ImportItem, ImportOutcome, Store};
+use roster::store::{self, ImportOutcome, Store};
 use serde_json::Value;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 /// Which database the suite runs on: SQLite, or PostgreSQL when
 /// `ROSTER_TEST_BACKEND=postgres` (scripts/test sets it for its second run).
@@ -334,14 +334,15 @@ pub fn error_body(code: &str, message: &str, details: &[&str]) -> Value {
 
 /// Imports `customers` through the store, as `roster import` would.
 pub async fn import(store: &dyn Store, customers: &[Value]) -> ImportOutcome {
-    let (sender, receiver) = mpsc::channel(2);
-    let records = customers
+    let records: Vec<CustomerRecord> = customers
         .iter()
         .map(|value| CustomerRecord::from_json(value.clone()).expect("a valid test customer"))
         .collect();
-    sender.send(ImportItem::Records(records)).await.unwrap();
-    sender.send(ImportItem::End).await.unwrap();
-    store.import(receiver).await.expect("the import commits")
+    store::import_with(store, move |sender| {
+        records.into_iter().try_for_each(|r| sender.send(r))
+    })
+    .await
+    .expect("the import commits")
 }
 
 /// A minimal valid customer.

@@ -18,9 +18,9 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
 use tokio_postgres::{IsolationLevel, NoTls};
 
-use super::{ClientRecord, ImportItem, ImportOutcome, Store};
+use super::{ImportItem, ImportOutcome, Store};
 use crate::catalog::IndexBuilder;
-use crate::domain::{ResellerScope, Status};
+use crate::domain::{ClientRecord, ResellerScope, Status};
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", include_str!("migrations/0001_initial.sql"))];
 
@@ -90,7 +90,7 @@ impl PostgresStore {
         }
         tx.execute(
             "INSERT INTO roster_state (id, generation, token_key) VALUES (1, 0, $1) ON CONFLICT (id) DO NOTHING",
-            &[&crate::auth::new_token_key().as_slice()],
+            &[&super::new_token_key().as_slice()],
         )
         .await?;
         tx.commit().await?;

@@ -27,9 +27,9 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::mpsc;
 
 use self::documents::{Documents, DocumentsWriter, Marker};
-use super::{ClientRecord, ImportItem, ImportOutcome, Store};
+use super::{ImportItem, ImportOutcome, Store};
 use crate::catalog::IndexBuilder;
-use crate::domain::{ResellerScope, Status};
+use crate::domain::{ClientRecord, ResellerScope, Status};
 
 /// Versioned migrations, applied in order and recorded in `schema_migrations`.
 const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", include_str!("migrations/0001_initial.sql"))];
@@ -151,7 +151,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     }
     tx.execute(
         "INSERT INTO roster_state (id, generation, token_key) VALUES (1, 0, ?1) ON CONFLICT (id) DO NOTHING",
-        [crate::auth::new_token_key().as_slice()],
+        [super::new_token_key().as_slice()],
     )?;
     tx.commit()?;
     Ok(())

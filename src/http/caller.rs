@@ -1,0 +1,108 @@
+//! The first checks of every partner API request (SPEC §2, steps 1–5): the
+//! bearer token, the API key, the token's binding to that key, optionally
+//! the reseller scope, then the client's rate limit. What they learn (the
+//! client, the rate decision) travels with the answer, because the
+//! response's headers and the access log need it whatever the outcome.
+
+use std::sync::Arc;
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, header};
+
+use super::error::{ApiError, whole_seconds};
+use super::middleware::{ClientId, routed};
+use crate::app::App;
+use crate::domain::ClientRecord;
+use crate::limits::{RateDecision, RatePolicy};
+
+static X_API_KEY: header::HeaderName = header::HeaderName::from_static("x-api-key");
+static RATELIMIT_POLICY: header::HeaderName = header::HeaderName::from_static("ratelimit-policy");
+static RATELIMIT: header::HeaderName = header::HeaderName::from_static("ratelimit");
+
+/// An authenticated partner client that is within its rate limit.
+pub struct Caller {
+    pub client: Arc<ClientRecord>,
+    pub rate: RateDecision,
+}
+
+/// A handler's outcome, with what the checks learnt about the caller.
+pub struct Answer {
+    client: Option<Arc<ClientRecord>>,
+    rate: Option<RateDecision>,
+    result: Result<Response, ApiError>,
+}
+
+impl Answer {
+    /// The answer to a request that got past [`admit`].
+    pub fn from(caller: Caller, result: Result<Response, ApiError>) -> Self {
+        Answer {
+            client: Some(caller.client),
+            rate: Some(caller.rate),
+            result,
+        }
+    }
+
+    /// The response, with the RateLimit headers, the client for the access
+    /// log, and the route that answered.
+    pub fn respond(self, route: &'static str) -> Response {
+        let mut response = self.result.unwrap_or_else(IntoResponse::into_response);
+        if let Some(decision) = self.rate {
+            rate_headers(response.headers_mut(), decision);
+        }
+        if let Some(client) = self.client {
+            response.extensions_mut().insert(ClientId(client));
+        }
+        routed(route, response)
+    }
+}
+
+/// Checks 1–5: token, API key, binding, the scope when the request names a
+/// reseller (`reseller_id`), then the rate limit. `Err` is the answer.
+pub async fn admit(app: &App, headers: &HeaderMap, reseller_id: Option<&str>) -> Result<Caller, Answer> {
+    let refuse = |client, rate, error: ApiError| Answer {
+        client,
+        rate,
+        result: Err(error),
+    };
+    let client = app
+        .auth
+        .authorize(
+            headers.get(header::AUTHORIZATION).map(HeaderValue::as_bytes),
+            headers.get(&X_API_KEY).map(HeaderValue::as_bytes),
+            reseller_id,
+        )
+        .await
+        .map_err(|error| refuse(None, None, error.into()))?;
+    let rate = match app.rate.check(&client).await {
+        Ok(rate) => rate,
+        Err(error) => return Err(refuse(Some(client), None, error.into())),
+    };
+    if let RateDecision::Denied { retry_after, .. } = rate {
+        return Err(refuse(
+            Some(client),
+            Some(rate),
+            ApiError::TooManyRequests { retry_after },
+        ));
+    }
+    Ok(Caller { client, rate })
+}
+
+/// `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers):
+/// the bucket holds 2N requests and refills at N/s, i.e. 2N per 2 s.
+fn rate_headers(headers: &mut HeaderMap, decision: RateDecision) {
+    let (policy, remaining, reset) = match decision {
+        RateDecision::Unlimited => return,
+        RateDecision::Allowed {
+            policy,
+            remaining,
+            full_in,
+        } => (policy, remaining, whole_seconds(full_in)),
+        RateDecision::Denied { policy, retry_after } => (policy, 0, whole_seconds(retry_after)),
+    };
+    let RatePolicy { rate, burst } = policy;
+    let window = burst.div_ceil(rate);
+    let policy = format!("\"client\";q={burst};w={window}");
+    let state = format!("\"client\";r={remaining};t={reset}");
+    headers.insert(RATELIMIT_POLICY.clone(), HeaderValue::try_from(policy).expect("ASCII"));
+    headers.insert(RATELIMIT.clone(), HeaderValue::try_from(state).expect("ASCII"));
+}
