@@ -1,5 +1,9 @@
-//! The application state a server runs on: the store, the catalog, the
-//! authenticator and the abuse controls, built once at start.
+//! The application state a server runs on: the store, the catalog (and
+//! the task that keeps it following the change log), the authenticator and
+//! the abuse controls, built once at start; and the configuration types
+//! the layers above share.
+//!
+//! Depends on `catalog`, `auth`, `limits` and `store`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +12,7 @@ use anyhow::Result;
 use tokio::sync::Semaphore;
 
 use crate::auth::{Authenticator, CLIENT_CACHE_TTL};
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, CatalogOptions, FOLLOW_EVERY};
 use crate::limits::{RateLimiter, ReplayWindow, SharedLimits};
 use crate::store::Store;
 
@@ -25,6 +29,9 @@ pub struct AppConfig {
     /// Redis URL: share rate limits and request ids between instances.
     pub redis: Option<String>,
     pub limits: HttpLimits,
+    pub catalog: CatalogOptions,
+    /// How often the catalog asks the change log for new writes.
+    pub follow_every: Duration,
 }
 
 impl Default for AppConfig {
@@ -36,6 +43,8 @@ impl Default for AppConfig {
             client_cache_ttl: CLIENT_CACHE_TTL,
             redis: None,
             limits: HttpLimits::default(),
+            catalog: CatalogOptions::default(),
+            follow_every: FOLLOW_EVERY,
         }
     }
 }
@@ -86,11 +95,19 @@ pub struct App {
     pub limits: HttpLimits,
     /// Secret verifications (argon2) running at once, at most one per core.
     pub secret_checks: Semaphore,
+    /// The task applying the change log to the catalog; stopped with the app.
+    follower: tokio::task::AbortHandle,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.follower.abort();
+    }
 }
 
 impl App {
     pub async fn new(store: Arc<dyn Store>, config: AppConfig) -> Result<Arc<App>> {
-        let catalog = Catalog::load(store.clone()).await?;
+        let catalog = Catalog::load_with(store.clone(), config.catalog.clone()).await?;
         let auth = Authenticator::new(store.clone(), config.client_cache_ttl).await?;
         let (rate, replay) = match &config.redis {
             Some(url) => {
@@ -106,6 +123,11 @@ impl App {
             ),
         };
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let follower = tokio::spawn({
+            let catalog = catalog.clone();
+            async move { catalog.follow(config.follow_every).await }
+        })
+        .abort_handle();
         Ok(Arc::new(App {
             store,
             catalog,
@@ -114,6 +136,7 @@ impl App {
             replay,
             limits: config.limits,
             secret_checks: Semaphore::new(cores),
+            follower,
         }))
     }
 }

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::app::{AppConfig, HttpLimits};
 use crate::auth::clients::{create_client, issue_token, rotate_secret};
+use crate::catalog::{Backing, CatalogOptions};
 use crate::demo::{self, DemoOptions};
 use crate::domain::ResellerScope;
 use crate::generate::{self, Plan};
@@ -103,9 +104,24 @@ pub struct ServerTuning {
     /// Seconds requests in flight get to finish on SIGINT/SIGTERM.
     #[arg(long, env = "ROSTER_SHUTDOWN_GRACE", default_value_t = 30)]
     pub shutdown_grace: u64,
+    /// Where the server keeps its copy of the customer records: files
+    /// (unlinked, mapped; the default) or memory (their size in RAM).
+    #[arg(long, env = "ROSTER_DOCUMENTS", value_enum, default_value_t = DocumentStorage::Files)]
+    pub documents: DocumentStorage,
+    /// The directory for those files: by default the SQLite database's
+    /// directory, or the system's temporary directory with PostgreSQL.
+    #[arg(long, env = "ROSTER_DOCUMENTS_DIR")]
+    pub documents_dir: Option<PathBuf>,
     /// Log format on stderr.
     #[arg(long, env = "ROSTER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+/// `--documents`: where the catalog's record copy lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DocumentStorage {
+    Files,
+    Memory,
 }
 
 impl ServerTuning {
@@ -126,6 +142,14 @@ impl ServerTuning {
                 shutdown_grace: Duration::from_secs(self.shutdown_grace),
                 ..HttpLimits::default()
             },
+            catalog: CatalogOptions {
+                documents: match self.documents {
+                    DocumentStorage::Memory => Some(Backing::Memory),
+                    DocumentStorage::Files => self.documents_dir.clone().map(Backing::Files),
+                },
+                ..CatalogOptions::default()
+            },
+            ..AppConfig::default()
         })
     }
 }

@@ -65,8 +65,7 @@ pub async fn run(args: DemoOptions) -> Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let base = format!("http://{}", listener.local_addr()?);
-    let index = app.catalog.snapshot();
-    let size = |rank: u32| index.reseller(&reseller_id(rank)).map_or(0, |r| r.len());
+    let size = |rank: u32| app.catalog.reseller_size(&reseller_id(rank));
     let (large, small) = (reseller_id(0), reseller_id(resellers.saturating_sub(1)));
 
     println!(
@@ -78,7 +77,7 @@ pub async fn run(args: DemoOptions) -> Result<()> {
          \nFilters, sorting and paging together:\n\
          \n  curl -s '{base}/v3/resellers/{large}/customers?status=1000&status=1002&name=north*&sort-by=companyName&order-by=asc&offset=5&limit=5' \\\n    -H 'Authorization: Bearer {}' \\\n    -H 'X-Api-Key: {client_id}'\n\
          \nPress Ctrl-C to stop.\n",
-        index.customer_count(),
+        app.catalog.customer_count(),
         args.database,
         token.access_token,
         size(0),
@@ -86,7 +85,6 @@ pub async fn run(args: DemoOptions) -> Result<()> {
         token.access_token,
         token.access_token,
     );
-    drop(index);
     serve::until_signal(app, listener).await
 }
 

@@ -314,6 +314,101 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// A path segment's safe characters (RFC 3986 unreserved); the rest of a
+/// customer id is percent-encoded in its URI.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The URI of a customer's own resource (SPEC §6), `/v3/customers/{id}`.
+pub fn customer_uri(customer_id: &str) -> String {
+    format!(
+        "/v3/customers/{}",
+        percent_encoding::utf8_percent_encode(customer_id, PATH_SEGMENT)
+    )
+}
+
+/// `"links":{…}` of a customer (SPEC §6), as it closes a record or a summary.
+pub fn links_member(customer_id: &str) -> String {
+    let uri = serde_json::to_string(&customer_uri(customer_id)).expect("a string serialises");
+    format!(r#""links":{{"self":{{"uri":{uri},"method":"GET","headers":[]}}}}"#)
+}
+
+/// The `2025-11` list item of a customer (SPEC §7): `externalReferenceId`,
+/// `customerId`, `resellerId`, `status`, `companyProfile` with only
+/// `companyName`, `creationDate` and `links`, in that order.
+pub fn summary(record: &CustomerRecord) -> String {
+    let head = summary_head(&record.doc).unwrap_or_else(|| {
+        // Every document Roster stores starts with these five fields (see
+        // `from_json`); this is for a document written some other way.
+        let doc: Value = serde_json::from_str(&record.doc).unwrap_or_default();
+        let field = |value: &Value| serde_json::to_string(value.as_str().unwrap_or_default()).expect("a string");
+        format!(
+            r#"{{"externalReferenceId":{},"customerId":{},"resellerId":{},"status":{},"companyProfile":{{"companyName":{}}}"#,
+            field(&doc["externalReferenceId"]),
+            field(&doc["customerId"]),
+            field(&doc["resellerId"]),
+            field(&doc["status"]),
+            field(&doc["companyProfile"]["companyName"]),
+        )
+    });
+    format!(
+        r#"{head},"creationDate":"{}",{}}}"#,
+        format_creation_date(record.created_at),
+        links_member(&record.customer_id)
+    )
+}
+
+/// The summary's fields up to `companyProfile`, copied (escapes and all)
+/// from the first five members of a stored document.
+fn summary_head(doc: &str) -> Option<String> {
+    let mut rest = doc;
+    let mut head = String::with_capacity(160);
+    head.push('{');
+    for (i, key) in ["externalReferenceId", "customerId", "resellerId", "status"]
+        .iter()
+        .enumerate()
+    {
+        rest = rest.strip_prefix(if i == 0 { "{\"" } else { ",\"" })?;
+        rest = rest.strip_prefix(key)?.strip_prefix("\":")?;
+        let (string, after) = json_string_token(rest)?;
+        if i > 0 {
+            head.push(',');
+        }
+        head.push('"');
+        head.push_str(key);
+        head.push_str("\":");
+        head.push_str(string);
+        rest = after;
+    }
+    rest = rest.strip_prefix(r#","companyProfile":{"companyName":"#)?;
+    let (name, _) = json_string_token(rest)?;
+    head.push_str(r#","companyProfile":{"companyName":"#);
+    head.push_str(name);
+    head.push('}');
+    Some(head)
+}
+
+/// The JSON string token at the start of `text` (quotes included) and
+/// what follows it.
+fn json_string_token(text: &str) -> Option<(&str, &str)> {
+    let bytes = text.as_bytes();
+    if bytes.first() != Some(&b'"') {
+        return None;
+    }
+    let mut i = 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(text.split_at(i + 1)),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
 /// Strict `YYYY-MM-DDTHH:MM:SSZ`, as Unix seconds.
 pub fn parse_creation_date(value: &str) -> Option<i64> {
     let bytes = value.as_bytes();
@@ -476,6 +571,58 @@ mod tests {
             "cotermDate: must be \"\" or a date YYYY-MM-DD"
         );
         assert_eq!(refuse(|v| *v = json!([1])), "record: must be a JSON object");
+    }
+
+    #[test]
+    fn summaries_copy_five_fields_and_add_the_date_and_links() {
+        let mut value = minimal();
+        value["externalReferenceId"] = json!("ext \"1\" \\ é");
+        value["customerId"] = json!("C 1/é");
+        value["companyProfile"]["companyName"] = json!("Ünïcode \u{1} \"Co\"");
+        let record = CustomerRecord::from_json(value).unwrap();
+        let expected = json!({
+            "externalReferenceId": "ext \"1\" \\ é",
+            "customerId": "C 1/é",
+            "resellerId": "R1",
+            "status": "1000",
+            "companyProfile": {"companyName": "Ünïcode \u{1} \"Co\""},
+            "creationDate": "2025-07-29T10:42:31Z",
+            "links": {"self": {"uri": "/v3/customers/C%201%2F%C3%A9", "method": "GET", "headers": []}}
+        });
+        let fast = summary(&record);
+        assert_eq!(serde_json::from_str::<Value>(&fast).unwrap(), expected);
+        // A document that does not start as Roster writes them takes the
+        // slow path, with the same result.
+        let slow = CustomerRecord {
+            doc: serde_json::to_string(
+                &serde_json::from_str::<serde_json::Map<String, Value>>(&record.doc)
+                    .unwrap()
+                    .into_iter()
+                    .rev()
+                    .collect::<serde_json::Map<_, _>>(),
+            )
+            .unwrap(),
+            ..record.clone()
+        };
+        assert!(summary_head(&slow.doc).is_none());
+        assert_eq!(summary(&slow), fast);
+        let top: Vec<String> = serde_json::from_str::<serde_json::Map<String, Value>>(&fast)
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(
+            top,
+            [
+                "externalReferenceId",
+                "customerId",
+                "resellerId",
+                "status",
+                "companyProfile",
+                "creationDate",
+                "links"
+            ]
+        );
     }
 
     #[test]

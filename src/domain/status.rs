@@ -11,6 +11,16 @@ impl Status {
     pub const COUNT: usize = Self::CODES.len();
     /// 1000, active: the default of the `status` filter.
     pub const ACTIVE: Status = Status(0);
+    /// Every status, in code order.
+    pub const ALL: [Status; Self::COUNT] = [
+        Status(0),
+        Status(1),
+        Status(2),
+        Status(3),
+        Status(4),
+        Status(5),
+        Status(6),
+    ];
 
     pub fn parse(code: &str) -> Option<Self> {
         Self::CODES
@@ -21,6 +31,11 @@ impl Status {
 
     pub fn index(self) -> usize {
         usize::from(self.0)
+    }
+
+    /// The status at `index` of [`Status::CODES`], if there is one.
+    pub fn from_index(index: u8) -> Option<Self> {
+        (usize::from(index) < Self::COUNT).then_some(Status(index))
     }
 
     pub fn code(self) -> &'static str {
@@ -56,6 +71,13 @@ impl StatusSet {
 
     pub fn iter(self) -> impl Iterator<Item = Status> {
         (0..Status::COUNT as u8).map(Status).filter(move |s| self.contains(*s))
+    }
+}
+
+impl StatusSet {
+    /// Every status.
+    pub fn all() -> Self {
+        StatusSet((1 << Status::COUNT) - 1)
     }
 }
 

@@ -1,22 +1,46 @@
-//! Storage: the one [`Store`] trait the rest of Roster talks to, and one
-//! module per backend (embedded SQLite, PostgreSQL), each with its migrations.
+//! Storage: the one [`Store`] trait the rest of Roster talks to, in the
+//! domain's terms (customers, clients, generations, changes), and one module
+//! per backend (embedded SQLite, PostgreSQL), each with its migrations.
 //!
-//! The database is the system of record. List queries are answered by the
-//! in-memory catalog (`crate::catalog`), which the store feeds with
-//! [`Store::load_catalog`] and serves pages from with [`Store::fetch_page`];
-//! the data `generation`, bumped by every import, keeps the two consistent.
+//! The database is the system of record. Every committed write bumps the
+//! data **generation** and, in the same transaction, records in the
+//! **change log** which customers it changed. A server builds its catalog
+//! once from a [`Store::scan`] and then follows the log with
+//! [`Store::changes_since`]: it never needs to read the whole data again
+//! while it runs (SPEC §8).
+//!
+//! Depends on `domain` only.
 
+mod import;
+mod migrations;
 pub mod postgres;
 pub mod sqlite;
 
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Result, bail};
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use crate::catalog::IndexBuilder;
+pub use import::{ImportError, ImportItem, RecordSender, RecordSink, WriterStopped, import_with};
+
 use crate::domain::{ClientRecord, CustomerRecord};
+
+/// The data generation: 0 for an empty database, bumped by one by every
+/// committed write. Generations are committed in order, so a server that
+/// has applied generation `g` has seen exactly the writes up to `g`.
+pub type Generation = i64;
+
+/// How long the change log keeps a write's entries. A server that falls
+/// further behind (or was stopped longer) builds its catalog afresh.
+pub const CHANGE_LOG_RETENTION: Duration = Duration::from_secs(600);
+
+/// A write that changes more customers than this is logged as one entry
+/// saying "too many to follow one by one": every server then builds its
+/// catalog afresh, which for so many records costs about the same.
+pub const CHANGE_LOG_MAX_CUSTOMERS: u64 = 100_000;
 
 /// Everything Roster keeps, whatever the database.
 #[async_trait]
@@ -24,26 +48,32 @@ pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres`, for logs.
     fn backend(&self) -> &'static str;
 
-    /// The current data generation (bumped by each committed import).
-    async fn generation(&self) -> Result<i64>;
+    /// Where a server may keep files of its own next to the data (the
+    /// catalog's document copy), if the database lives on this machine.
+    fn local_directory(&self) -> Option<PathBuf>;
 
-    /// Feeds every customer's index fields to `builder`, from one consistent
-    /// snapshot, and returns it with that snapshot's generation.
-    async fn load_catalog(&self, builder: IndexBuilder) -> Result<(i64, IndexBuilder)>;
+    /// The last committed generation.
+    async fn generation(&self) -> Result<Generation>;
 
-    /// Appends the stored documents of `rows` (in that order, comma
-    /// separated) to `body`, from a snapshot at `generation`. `None` when the
-    /// data has moved on to another generation: the caller's index is stale.
-    async fn fetch_page(&self, generation: i64, rows: Vec<i64>, body: Vec<u8>) -> Result<Option<Vec<u8>>>;
+    /// Every customer, streamed in batches from one consistent snapshot,
+    /// with that snapshot's generation.
+    async fn scan(&self) -> Result<CustomerScan>;
 
-    /// Whether some client's scope names this reseller explicitly (SPEC §3,
-    /// 1115: a reseller is known if it has customers or a scope names it).
-    async fn reseller_in_any_scope(&self, reseller_id: &str) -> Result<bool>;
+    /// What changed after `generation`, read from one consistent snapshot:
+    /// the current record of every customer a later write changed. When the
+    /// log no longer reaches back that far, or holds more than
+    /// `max_customers` changed customers, [`Changes::Rebuild`].
+    async fn changes_since(&self, generation: Generation, max_customers: u64) -> Result<Changes>;
 
     /// Upserts every record the channel carries in one transaction, which
     /// commits only on [`ImportItem::End`]; anything else (an
     /// [`ImportItem::Abort`], or the sender going away) rolls it back.
+    /// Use [`import_with`] rather than the channel itself.
     async fn import(&self, records: mpsc::Receiver<ImportItem>) -> Result<ImportOutcome>;
+
+    /// Whether some client's scope names this reseller explicitly (SPEC §3,
+    /// 1115: a reseller is known if it has customers or a scope names it).
+    async fn reseller_in_any_scope(&self, reseller_id: &str) -> Result<bool>;
 
     async fn insert_client(&self, client: &ClientRecord) -> Result<()>;
     async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>>;
@@ -60,132 +90,29 @@ pub trait Store: Send + Sync + 'static {
     async fn token_key(&self) -> Result<Vec<u8>>;
 }
 
-/// One step of an import stream.
+/// Every customer of one snapshot, as [`Store::scan`] streams it. The
+/// batches end with the snapshot, or with an `Err` if reading failed.
+pub struct CustomerScan {
+    pub generation: Generation,
+    pub customers: mpsc::Receiver<Result<Vec<CustomerRecord>>>,
+}
+
+/// Customers per batch of a [`CustomerScan`].
+pub const SCAN_BATCH: usize = 1024;
+
+/// What [`Store::changes_since`] found.
 #[derive(Debug)]
-pub enum ImportItem {
-    /// Records travel in batches: one channel hand-off (and one wake-up of
-    /// the writer) per record cost a sixth of an import's time.
-    Records(Vec<CustomerRecord>),
-    /// The reader found a bad record: roll back.
-    Abort,
-    /// Every record was read and valid: commit.
-    End,
-}
-
-/// Sends records to a store's import in batches, from a blocking thread.
-pub struct RecordSender {
-    sender: mpsc::Sender<ImportItem>,
-    batch: Vec<CustomerRecord>,
-    /// The writer went away (it failed): nothing more can be sent.
-    stopped: bool,
-}
-
-/// The import's writer stopped (it failed, and says why).
-#[derive(Debug)]
-pub struct WriterStopped;
-
-/// Where a reader of records puts them: an import's [`RecordSender`], or a
-/// plain `Vec` (to see what a reader would import).
-pub trait RecordSink {
-    fn send(&mut self, record: CustomerRecord) -> Result<(), WriterStopped>;
-}
-
-impl RecordSink for Vec<CustomerRecord> {
-    fn send(&mut self, record: CustomerRecord) -> Result<(), WriterStopped> {
-        self.push(record);
-        Ok(())
-    }
-}
-
-impl RecordSink for RecordSender {
-    fn send(&mut self, record: CustomerRecord) -> Result<(), WriterStopped> {
-        RecordSender::send(self, record)
-    }
-}
-
-impl RecordSender {
-    const BATCH: usize = 512;
-
-    fn new(sender: mpsc::Sender<ImportItem>) -> Self {
-        RecordSender {
-            sender,
-            batch: Vec::with_capacity(Self::BATCH),
-            stopped: false,
-        }
-    }
-
-    pub fn send(&mut self, record: CustomerRecord) -> Result<(), WriterStopped> {
-        if self.stopped {
-            return Err(WriterStopped);
-        }
-        self.batch.push(record);
-        if self.batch.len() == Self::BATCH {
-            let full = std::mem::replace(&mut self.batch, Vec::with_capacity(Self::BATCH));
-            if self.sender.blocking_send(ImportItem::Records(full)).is_err() {
-                self.stopped = true;
-                return Err(WriterStopped);
-            }
-        }
-        Ok(())
-    }
-
-    /// Sends what is left and [`ImportItem::End`] (commit) or, when the
-    /// reading failed, [`ImportItem::Abort`].
-    fn finish(mut self, succeeded: bool) {
-        if succeeded {
-            let rest = std::mem::take(&mut self.batch);
-            if self.sender.blocking_send(ImportItem::Records(rest)).is_ok() {
-                let _ = self.sender.blocking_send(ImportItem::End);
-            }
-        } else {
-            let _ = self.sender.blocking_send(ImportItem::Abort);
-        }
-    }
-}
-
-/// Records read ahead of an import's writer, in batches.
-const READ_AHEAD: usize = 16;
-
-/// Why [`import_with`] wrote nothing.
-#[derive(Debug)]
-pub enum ImportError<E> {
-    /// The producer of the records failed (a bad record, an unreadable file).
-    Records(E),
-    /// The database refused the import.
-    Store(anyhow::Error),
-}
-
-/// Imports the records `produce` sends, all or nothing: `produce` runs on a
-/// blocking thread while the store writes what it has sent so far in one
-/// transaction, which commits only if `produce` returns `Ok`. So reading a
-/// large file and writing it cost about the slower of the two, not their
-/// sum. `produce` should stop when [`RecordSender::send`] fails: the writer
-/// has failed and says why.
-pub async fn import_with<E: Send + 'static>(
-    store: &dyn Store,
-    produce: impl FnOnce(&mut RecordSender) -> Result<(), E> + Send + 'static,
-) -> Result<ImportOutcome, ImportError<E>> {
-    let (sender, receiver) = mpsc::channel(READ_AHEAD);
-    let producer = tokio::task::spawn_blocking(move || {
-        let mut records = RecordSender::new(sender);
-        let produced = produce(&mut records);
-        let writer_stopped = records.stopped;
-        records.finish(produced.is_ok());
-        (produced, writer_stopped)
-    });
-    let written = store.import(receiver).await;
-    let (produced, writer_stopped) = producer
-        .await
-        .map_err(|e| ImportError::Store(anyhow::Error::new(e).context("the record producer failed")))?;
-    match produced {
-        Err(_) if writer_stopped => Err(ImportError::Store(
-            written
-                .err()
-                .unwrap_or_else(|| anyhow::anyhow!("the import's writer stopped")),
-        )),
-        Err(error) => Err(ImportError::Records(error)),
-        Ok(()) => written.map_err(ImportError::Store),
-    }
+pub enum Changes {
+    /// The writes after the asked generation, up to `generation`, changed
+    /// these customers (as they are now) and removed these customer ids.
+    Since {
+        generation: Generation,
+        changed: Vec<CustomerRecord>,
+        removed: Vec<String>,
+    },
+    /// Following the log one customer at a time is not possible (trimmed)
+    /// or not worth it (too many): build from a fresh scan.
+    Rebuild,
 }
 
 /// What a committed import did.
@@ -197,17 +124,8 @@ pub struct ImportOutcome {
     /// Records that replaced an existing customer (or an earlier record of
     /// the same file).
     pub updated: u64,
-}
-
-impl ImportOutcome {
-    pub fn from_counts(records: u64, rows_before: u64, rows_after: u64) -> Self {
-        let created = rows_after.saturating_sub(rows_before);
-        Self {
-            records,
-            created,
-            updated: records - created,
-        }
-    }
+    /// The generation the import committed.
+    pub generation: Generation,
 }
 
 /// A new random key for signing access tokens: created once per database,
@@ -216,6 +134,13 @@ fn new_token_key() -> [u8; 32] {
     let mut key = [0u8; 32];
     rand::fill(&mut key);
     key
+}
+
+/// Unix seconds now, as the change log records commit times.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Where the data lives, from `--database`.
@@ -265,17 +190,5 @@ mod tests {
         assert!(DatabaseUrl::parse("postgres://u@localhost/db").is_ok());
         assert!(DatabaseUrl::parse("roster.db").is_err());
         assert!(DatabaseUrl::parse("sqlite://").is_err());
-    }
-
-    #[test]
-    fn import_counts() {
-        assert_eq!(
-            ImportOutcome::from_counts(5, 10, 13),
-            ImportOutcome {
-                records: 5,
-                created: 3,
-                updated: 2
-            }
-        );
     }
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::support::{TestDatabase, credentials};
 
-fn roster(database: &TestDatabase, args: &[&str]) -> Output {
+pub fn roster(database: &TestDatabase, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_roster"))
         .args(args)
         .env("ROSTER_DATABASE", &database.url)
@@ -20,7 +20,7 @@ fn roster(database: &TestDatabase, args: &[&str]) -> Output {
 }
 
 /// Runs a command that must succeed and print JSON.
-fn roster_json(database: &TestDatabase, args: &[&str]) -> Value {
+pub fn roster_json(database: &TestDatabase, args: &[&str]) -> Value {
     let output = roster(database, args);
     assert!(
         output.status.success(),
@@ -30,7 +30,7 @@ fn roster_json(database: &TestDatabase, args: &[&str]) -> Value {
     serde_json::from_slice(&output.stdout).expect("JSON on stdout")
 }
 
-fn write_file(dir: &tempfile::TempDir, name: &str, content: &str) -> String {
+pub fn write_file(dir: &tempfile::TempDir, name: &str, content: &str) -> String {
     let path = dir.path().join(name);
     std::fs::write(&path, content).unwrap();
     path.display().to_string()
@@ -277,20 +277,25 @@ fn generate_is_deterministic_ndjson() {
 }
 
 /// A `roster serve` child process and what it logs.
-struct Served {
-    child: Child,
-    address: String,
-    logs: std::sync::mpsc::Receiver<String>,
+pub struct Served {
+    pub child: Child,
+    pub address: String,
+    pub logs: std::sync::mpsc::Receiver<String>,
 }
 
 /// `roster serve`, configured only through the environment (SPEC §5: each
 /// flag also reads `ROSTER_<FLAG>`), with a rate limit of 1 request/s.
 fn serve(database: &TestDatabase) -> Served {
+    serve_limited(database, "1")
+}
+
+/// `roster serve` with `ROSTER_RATE_LIMIT=rate_limit`.
+pub fn serve_limited(database: &TestDatabase, rate_limit: &str) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
         .arg("serve")
         .env("ROSTER_DATABASE", &database.url)
         .env("ROSTER_LISTEN", "127.0.0.1:0")
-        .env("ROSTER_RATE_LIMIT", "1")
+        .env("ROSTER_RATE_LIMIT", rate_limit)
         .env("ROSTER_LOG_FORMAT", "json")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -319,7 +324,7 @@ fn serve(database: &TestDatabase) -> Served {
     Served { child, address, logs }
 }
 
-fn http(address: &str, request: &str) -> String {
+pub fn http(address: &str, request: &str) -> String {
     let mut stream = TcpStream::connect(address).unwrap();
     stream.write_all(request.as_bytes()).unwrap();
     let mut response = String::new();

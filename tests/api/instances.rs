@@ -32,19 +32,23 @@ async fn two_instances() -> Option<(TestServer, TestServer)> {
 }
 
 #[tokio::test]
-async fn data_imported_through_one_instance_is_listed_by_the_other() {
+async fn data_imported_through_one_instance_is_listed_by_the_other_within_a_second() {
     let Some((a, b)) = two_instances().await else { return };
     let partner = a.client("*").await;
-    a.import(&[
-        customer("C1", "R1", "1000", "Acme", "2025-01-01T00:00:00Z"),
-        customer("C2", "R1", "1000", "Beta", "2025-02-01T00:00:00Z"),
-    ])
-    .await;
+    let imported = a
+        .import(&[
+            customer("C1", "R1", "1000", "Acme", "2025-01-01T00:00:00Z"),
+            customer("C2", "R1", "1000", "Beta", "2025-02-01T00:00:00Z"),
+        ])
+        .await;
+    b.wait_for(imported.generation).await;
     let response = b.get_as(&partner, PATH).await;
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(ids(&response.json()), ["C2", "C1"]);
-    b.import(&[customer("C3", "R1", "1000", "Gamma", "2025-03-01T00:00:00Z")])
+    let imported = b
+        .import(&[customer("C3", "R1", "1000", "Gamma", "2025-03-01T00:00:00Z")])
         .await;
+    a.wait_for(imported.generation).await;
     assert_eq!(ids(&a.get_as(&partner, PATH).await.json()), ["C3", "C2", "C1"]);
 }
 

@@ -298,7 +298,7 @@ async fn a_reseller_only_a_scope_names_is_known_and_empty() {
 }
 
 #[tokio::test]
-async fn an_import_while_serving_shows_on_the_next_request() {
+async fn an_import_while_serving_shows_within_a_second() {
     let (server, partner) = server().await;
     assert_eq!(page(&server, &partner, "").await["totalCount"], 5);
     server

@@ -4,6 +4,7 @@
 mod auth;
 mod cli;
 mod errors;
+mod freshness;
 mod instances;
 mod limits;
 mod listing;

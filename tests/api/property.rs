@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use proptest::prelude::*;
-use roster::catalog::Catalog;
+use roster::catalog::{Catalog, CatalogOptions};
 use roster::domain::{ListQuery, fold};
 use serde_json::{Value, json};
 
@@ -334,7 +334,12 @@ fn glob(pattern: &[Token], name: &str) -> bool {
     reachable[name.len()]
 }
 
-fn check(customers: Vec<Customer>, queries: Vec<Query>) -> Result<(), TestCaseError> {
+/// Imports `customers`, loads two catalogs (with trigram postings on every
+/// reseller, and on none), then imports `changes` (upserts: renames, moves,
+/// new customers) and lets both catalogs apply them live. Every query is
+/// then answered by both exactly as the reference answers it on the data
+/// after the changes.
+fn check(customers: Vec<Customer>, changes: Vec<Customer>, queries: Vec<Query>) -> Result<(), TestCaseError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -346,7 +351,26 @@ fn check(customers: Vec<Customer>, queries: Vec<Query>) -> Result<(), TestCaseEr
             let values: Vec<Value> = customers.iter().map(Customer::json).collect();
             import(store.as_ref(), &values).await;
         }
-        let catalog = Catalog::load(store).await.unwrap();
+        let mut catalogs = Vec::new();
+        for trigram_min in [0, usize::MAX] {
+            let options = CatalogOptions {
+                trigram_min,
+                ..CatalogOptions::default()
+            };
+            catalogs.push(Catalog::load_with(store.clone(), options).await.unwrap());
+        }
+        let mut customers = customers;
+        if !changes.is_empty() {
+            let values: Vec<Value> = changes.iter().map(Customer::json).collect();
+            let generation = import(store.as_ref(), &values).await.generation;
+            for catalog in &catalogs {
+                prop_assert_eq!(catalog.refresh().await.unwrap(), generation);
+            }
+            for change in changes {
+                customers.retain(|c| c.id != change.id);
+                customers.push(change);
+            }
+        }
         for query in queries {
             let string = query.query_string();
             if let (Some((from, _)), Some((to, _))) = (&query.from, &query.to)
@@ -360,9 +384,11 @@ fn check(customers: Vec<Customer>, queries: Vec<Query>) -> Result<(), TestCaseEr
             }
             let parsed = ListQuery::parse(&string).map_err(|e| TestCaseError::fail(format!("{string}: {e:?}")))?;
             for reseller in ["R1", "R2"] {
-                let page: Value = serde_json::from_slice(&catalog.page(reseller, &parsed).await.unwrap()).unwrap();
                 let expected = query.reference(&customers, reseller);
-                prop_assert_eq!(&page, &expected, "{} on {}", string, reseller);
+                for catalog in &catalogs {
+                    let page: Value = serde_json::from_slice(&catalog.page(reseller, &parsed).await.unwrap()).unwrap();
+                    prop_assert_eq!(&page, &expected, "{} on {}", string, reseller);
+                }
             }
         }
         Ok(())
@@ -374,12 +400,14 @@ proptest! {
 
     #[test]
     fn listing_matches_the_reference(
-        (customers, queries) in customers_strategy().prop_flat_map(|customers| {
-            let names = customers.iter().map(|c| c.name.clone()).collect();
-            (Just(customers), prop::collection::vec(query_strategy(names), 1..12))
+        (customers, changes, queries) in (customers_strategy(), customers_strategy()).prop_flat_map(|(customers, changes)| {
+            let names = customers.iter().chain(&changes).map(|c| c.name.clone()).collect();
+            // Half the cases change nothing after the catalogs load.
+            let changes = prop_oneof![Just(Vec::new()), Just(changes.into_iter().take(12).collect::<Vec<_>>())];
+            (Just(customers), changes, prop::collection::vec(query_strategy(names), 1..12))
         }),
     ) {
-        check(customers, queries)?;
+        check(customers, changes, queries)?;
     }
 }
 

@@ -90,6 +90,21 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// Runs SQL statements on the database behind Roster's back (to stage
+    /// what a crash, a restore or a trimmed log leaves).
+    pub fn execute(&self, statements: &str) {
+        match self.url.strip_prefix("sqlite://") {
+            Some(path) => {
+                let conn = rusqlite::Connection::open(path).expect("opening the test database");
+                conn.busy_timeout(Duration::from_secs(5)).unwrap();
+                conn.execute_batch(statements).expect(statements);
+            }
+            None => admin(&self.url, statements.to_owned()),
+        }
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         if let Cleanup::Postgres { admin_url, name } = &self.cleanup {
@@ -194,8 +209,26 @@ impl TestServer {
         }
     }
 
+    /// Imports `customers` and waits until this server serves them, which
+    /// SPEC §8 allows a second (the test fails if it takes longer).
     pub async fn import(&self, customers: &[Value]) -> ImportOutcome {
-        import(self.store.as_ref(), customers).await
+        let outcome = import(self.store.as_ref(), customers).await;
+        self.wait_for(outcome.generation).await;
+        outcome
+    }
+
+    /// Waits until this server's catalog has applied `generation`: at most
+    /// a second after the write committed (SPEC §8).
+    pub async fn wait_for(&self, generation: roster::store::Generation) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        while self.app.catalog.generation() < generation {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "generation {generation} not served within a second (at {})",
+                self.app.catalog.generation()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// A client with `scope` (`*` or ids), and a token for it.

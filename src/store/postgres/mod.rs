@@ -2,27 +2,48 @@
 //! balancer: a pool of connections, migrations serialised by an advisory lock,
 //! imports by binary COPY into a temporary table, then one upsert.
 //!
-//! Consistency mirrors the SQLite backend: the catalog is loaded from one
-//! REPEATABLE READ snapshot, and a page (documents plus generation) is read
-//! by one statement, so it sees one snapshot too.
+//! Reads that must agree with a generation (a scan, the change log) run in
+//! one REPEATABLE READ transaction. Writers bump the generation with an
+//! `UPDATE` of its one row as their last statement before the change log's
+//! rows: the row lock makes writes commit one after the other, in
+//! generation order, so a snapshot that sees generation `g` sees every
+//! write up to `g` and none after.
+//!
+//! Depends on `domain` and the store contract (`super`).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use anyhow::{Context, Result, anyhow, bail};
 use async_trait::async_trait;
+use deadpool_postgres::Transaction;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures_util::TryStreamExt;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::Type;
-use tokio_postgres::{IsolationLevel, NoTls};
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{GenericClient, IsolationLevel, NoTls, Row};
 
-use super::{ImportItem, ImportOutcome, Store};
-use crate::catalog::IndexBuilder;
-use crate::domain::{ClientRecord, ResellerScope, Status};
+use super::migrations::{Migration, pending};
+use super::{
+    CHANGE_LOG_MAX_CUSTOMERS, CHANGE_LOG_RETENTION, Changes, CustomerScan, Generation, ImportItem, ImportOutcome,
+    SCAN_BATCH, Store, new_token_key, unix_now,
+};
+use crate::domain::{ClientRecord, CustomerRecord, ResellerScope, Status};
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", include_str!("migrations/0001_initial.sql"))];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "change log",
+        sql: include_str!("migrations/0002_change_log.sql"),
+    },
+];
 
 /// Advisory lock keys (arbitrary, fixed): one for migrations, one for imports.
 const MIGRATION_LOCK: i64 = 0x526f_7374_6572_0001;
@@ -78,19 +99,19 @@ impl PostgresStore {
             .query_one("SELECT coalesce(max(version), 0) FROM schema_migrations", &[])
             .await?
             .get(0);
-        for (version, name, sql) in MIGRATIONS.iter().filter(|(v, ..)| *v > applied) {
-            tx.batch_execute(sql)
+        for migration in pending(MIGRATIONS, applied) {
+            tx.batch_execute(migration.sql)
                 .await
-                .with_context(|| format!("applying migration {version} ({name})"))?;
+                .with_context(|| format!("applying migration {} ({})", migration.version, migration.name))?;
             tx.execute(
                 "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-                &[version, name],
+                &[&migration.version, &migration.name],
             )
             .await?;
         }
         tx.execute(
             "INSERT INTO roster_state (id, generation, token_key) VALUES (1, 0, $1) ON CONFLICT (id) DO NOTHING",
-            &[&super::new_token_key().as_slice()],
+            &[&new_token_key().as_slice()],
         )
         .await?;
         tx.commit().await?;
@@ -112,34 +133,172 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// The columns a [`CustomerRecord`] is read back from, in [`customer_row`]'s order.
+const CUSTOMER_COLUMNS: &str = "c.customer_id, c.reseller_id, c.status, c.created_at, c.name_key, c.doc";
+
+/// A [`CustomerRecord`] from [`CUSTOMER_COLUMNS`] starting at column `offset`.
+fn customer_row(row: &Row, offset: usize) -> Result<CustomerRecord> {
+    let customer_id: String = row.try_get(offset)?;
+    let status = Status::from_number(i64::from(row.try_get::<_, i16>(offset + 2)?))
+        .ok_or_else(|| anyhow!("customer {customer_id} has an unknown status"))?;
+    Ok(CustomerRecord {
+        customer_id,
+        reseller_id: row.try_get(offset + 1)?,
+        status,
+        created_at: row.try_get(offset + 3)?,
+        name_key: row.try_get(offset + 4)?,
+        doc: row.try_get(offset + 5)?,
+    })
+}
+
+/// Starts the REPEATABLE READ, read-only transaction every consistent read uses.
+async fn snapshot(client: &mut deadpool_postgres::Object) -> Result<Transaction<'_>> {
+    Ok(client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?)
+}
+
+/// Streams every customer of one snapshot to `batches`; the snapshot's
+/// generation goes to `generation_of_scan` first.
+async fn scan_into(
+    client: &mut deadpool_postgres::Object,
+    generation_of_scan: oneshot::Sender<Generation>,
+    batches: &mpsc::Sender<Result<Vec<CustomerRecord>>>,
+) -> Result<()> {
+    let tx = snapshot(client).await?;
+    let generation: Generation = tx
+        .query_one("SELECT generation FROM roster_state WHERE id = 1", &[])
+        .await?
+        .get(0);
+    let _ = generation_of_scan.send(generation);
+    let rows = tx
+        .query_raw(
+            &format!("SELECT {CUSTOMER_COLUMNS} FROM customers c ORDER BY c.id"),
+            std::iter::empty::<i64>(),
+        )
+        .await?;
+    let mut rows = std::pin::pin!(rows);
+    let mut batch = Vec::with_capacity(SCAN_BATCH);
+    while let Some(row) = rows.try_next().await? {
+        batch.push(customer_row(&row, 0)?);
+        if batch.len() == SCAN_BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(SCAN_BATCH));
+            if batches.send(Ok(full)).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = batches.send(Ok(batch)).await;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Records generation `generation` in the change log, inside its write's
+/// transaction, after the generation row was bumped to it. The customers
+/// the write changed are `customer_id` of `source` (a table or subquery).
+async fn log_generation(tx: &Transaction<'_>, generation: Generation, changed: i64, source: &str) -> Result<()> {
+    let logged = changed as u64 <= CHANGE_LOG_MAX_CUSTOMERS;
+    tx.execute(
+        "INSERT INTO generations (generation, committed_at, changed, logged) VALUES ($1, $2, $3, $4)",
+        &[&generation, &unix_now(), &changed, &logged],
+    )
+    .await?;
+    if logged {
+        tx.execute(
+            &format!("INSERT INTO customer_changes (generation, customer_id) SELECT DISTINCT $1::BIGINT, customer_id FROM {source}"),
+            &[&generation],
+        )
+        .await?;
+    }
+    trim_change_log(tx).await
+}
+
+/// Forgets the change log's entries older than the retention, at most a
+/// bounded number of generations per write (each write adds one).
+async fn trim_change_log(tx: &Transaction<'_>) -> Result<()> {
+    let cutoff = unix_now() - CHANGE_LOG_RETENTION.as_secs() as i64;
+    let oldest = tx
+        .query(
+            "SELECT generation, committed_at FROM generations ORDER BY generation LIMIT 256",
+            &[],
+        )
+        .await?;
+    let Some(last) = oldest
+        .iter()
+        .map(|row| (row.get::<_, i64>(0), row.get::<_, i64>(1)))
+        .take_while(|(_, committed_at)| *committed_at < cutoff)
+        .map(|(generation, _)| generation)
+        .last()
+    else {
+        return Ok(());
+    };
+    tx.execute("DELETE FROM customer_changes WHERE generation <= $1", &[&last])
+        .await?;
+    tx.execute("DELETE FROM generations WHERE generation <= $1", &[&last])
+        .await?;
+    tx.execute(
+        "UPDATE roster_state SET log_start = greatest(log_start, $1) WHERE id = 1",
+        &[&last],
+    )
+    .await?;
+    Ok(())
+}
+
 const CLIENT_COLUMNS: &str =
     "client_id, name, secret_hash, all_resellers, rate_limit, enabled, token_epoch, created_at";
 
-async fn read_client(client: &impl tokio_postgres::GenericClient, row: &tokio_postgres::Row) -> Result<ClientRecord> {
-    let client_id: String = row.get(0);
-    let all_resellers: bool = row.get(3);
-    let scope = if all_resellers {
-        ResellerScope::All
-    } else {
-        let rows = client
-            .query(
-                "SELECT reseller_id FROM client_resellers WHERE client_id = $1",
-                &[&client_id],
-            )
-            .await?;
-        ResellerScope::Only(rows.iter().map(|r| r.get(0)).collect())
-    };
-    let rate_limit: Option<i32> = row.get(4);
-    Ok(ClientRecord {
-        client_id,
-        name: row.get(1),
-        secret_hash: row.get(2),
-        scope,
-        rate_limit: rate_limit.map(|r| r as u32),
-        enabled: row.get(5),
-        token_epoch: row.get(6),
-        created_at: row.get(7),
-    })
+/// Reads clients (`filter` is a WHERE clause on `clients`, or empty) with
+/// their scopes, in creation order.
+async fn read_clients(
+    client: &impl GenericClient,
+    filter: &str,
+    args: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<ClientRecord>> {
+    let mut scopes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for row in client
+        .query(
+            &format!(
+                "SELECT client_id, reseller_id FROM client_resellers
+                 WHERE client_id IN (SELECT client_id FROM clients {filter})"
+            ),
+            args,
+        )
+        .await?
+    {
+        scopes.entry(row.get(0)).or_default().push(row.get(1));
+    }
+    let rows = client
+        .query(
+            &format!("SELECT {CLIENT_COLUMNS} FROM clients {filter} ORDER BY seq"),
+            args,
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let client_id: String = row.get(0);
+            let scope = if row.get(3) {
+                ResellerScope::All
+            } else {
+                ResellerScope::Only(scopes.remove(&client_id).unwrap_or_default().into_iter().collect())
+            };
+            ClientRecord {
+                scope,
+                name: row.get(1),
+                secret_hash: row.get(2),
+                rate_limit: row.get::<_, Option<i32>>(4).map(|r| r as u32),
+                enabled: row.get(5),
+                token_epoch: row.get(6),
+                created_at: row.get(7),
+                client_id,
+            }
+        })
+        .collect())
 }
 
 #[async_trait]
@@ -148,7 +307,11 @@ impl Store for PostgresStore {
         "postgres"
     }
 
-    async fn generation(&self) -> Result<i64> {
+    fn local_directory(&self) -> Option<PathBuf> {
+        None
+    }
+
+    async fn generation(&self) -> Result<Generation> {
         let client = self.client().await?;
         let statement = client
             .prepare_cached("SELECT generation FROM roster_state WHERE id = 1")
@@ -156,70 +319,77 @@ impl Store for PostgresStore {
         Ok(client.query_one(&statement, &[]).await?.get(0))
     }
 
-    async fn load_catalog(&self, mut builder: IndexBuilder) -> Result<(i64, IndexBuilder)> {
+    async fn scan(&self) -> Result<CustomerScan> {
         let mut client = self.client().await?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
-        let generation: i64 = tx
-            .query_one("SELECT generation FROM roster_state WHERE id = 1", &[])
-            .await?
-            .get(0);
-        let rows = tx
-            .query_raw(
-                "SELECT id, reseller_id, status, created_at, name_key, customer_id FROM customers",
-                std::iter::empty::<i64>(),
-            )
-            .await?;
-        let mut rows = std::pin::pin!(rows);
-        while let Some(row) = rows.try_next().await? {
-            let row_id: i64 = row.get(0);
-            let status = Status::from_number(i64::from(row.get::<_, i16>(2)))
-                .ok_or_else(|| anyhow!("customer row {row_id} has an unknown status"))?;
-            builder.push(
-                row_id,
-                row.get::<_, &str>(1),
-                status,
-                row.get(3),
-                row.get::<_, &str>(4),
-                row.get::<_, &str>(5),
-            );
+        let (batches, mut customers) = mpsc::channel(4);
+        let (generation_tx, generation_rx) = oneshot::channel();
+        tokio::spawn(async move {
+            if let Err(error) = scan_into(&mut client, generation_tx, &batches).await {
+                let _ = batches.send(Err(error)).await;
+            }
+        });
+        match generation_rx.await {
+            Ok(generation) => Ok(CustomerScan { generation, customers }),
+            Err(_) => Err(match customers.recv().await {
+                Some(Err(error)) => error,
+                _ => anyhow!("the scan of the customers stopped"),
+            }),
         }
-        tx.commit().await?;
-        Ok((generation, builder))
     }
 
-    async fn fetch_page(&self, expected: i64, rows: Vec<i64>, mut body: Vec<u8>) -> Result<Option<Vec<u8>>> {
-        let client = self.client().await?;
-        // One statement, one snapshot: the generation and the documents agree.
-        let statement = client
-            .prepare_cached(
-                "SELECT s.generation, c.id, c.doc FROM roster_state s
-                 LEFT JOIN customers c ON c.id = ANY($1) WHERE s.id = 1",
+    async fn changes_since(&self, after: Generation, max_customers: u64) -> Result<Changes> {
+        let mut client = self.client().await?;
+        let tx = snapshot(&mut client).await?;
+        let state = tx
+            .query_one("SELECT generation, log_start FROM roster_state WHERE id = 1", &[])
+            .await?;
+        let (current, log_start): (Generation, Generation) = (state.get(0), state.get(1));
+        if current == after {
+            return Ok(Changes::Since {
+                generation: current,
+                changed: Vec::new(),
+                removed: Vec::new(),
+            });
+        }
+        // Behind the log's start, or ahead of the database (a restored backup).
+        if after < log_start || after > current {
+            return Ok(Changes::Rebuild);
+        }
+        let totals = tx
+            .query_one(
+                "SELECT coalesce(sum(changed), 0)::BIGINT, coalesce(bool_and(logged), true) FROM generations
+                 WHERE generation > $1",
+                &[&after],
             )
             .await?;
-        let found = client.query(&statement, &[&rows]).await?;
-        let generation: i64 = found.first().ok_or_else(|| anyhow!("roster_state is empty"))?.get(0);
-        if generation != expected {
-            return Ok(None);
+        let (changed, all_logged): (i64, bool) = (totals.get(0), totals.get(1));
+        if !all_logged || changed as u64 > max_customers {
+            return Ok(Changes::Rebuild);
         }
-        let docs: HashMap<i64, &str> = found
-            .iter()
-            .filter_map(|row| Some((row.get::<_, Option<i64>>(1)?, row.get::<_, &str>(2))))
-            .collect();
-        for (i, id) in rows.iter().enumerate() {
-            if i > 0 {
-                body.push(b',');
+        let rows = tx
+            .query(
+                &format!(
+                    "SELECT ch.customer_id, c.id IS NOT NULL, {CUSTOMER_COLUMNS}
+                     FROM (SELECT DISTINCT customer_id FROM customer_changes WHERE generation > $1) ch
+                     LEFT JOIN customers c ON c.customer_id = ch.customer_id"
+                ),
+                &[&after],
+            )
+            .await?;
+        tx.commit().await?;
+        let (mut changed, mut removed) = (Vec::new(), Vec::new());
+        for row in &rows {
+            if row.get(1) {
+                changed.push(customer_row(row, 2)?);
+            } else {
+                removed.push(row.get(0));
             }
-            let doc = docs
-                .get(id)
-                .ok_or_else(|| anyhow!("customer row {id} vanished within generation {generation}"))?;
-            body.extend_from_slice(doc.as_bytes());
         }
-        Ok(Some(body))
+        Ok(Changes::Since {
+            generation: current,
+            changed,
+            removed,
+        })
     }
 
     async fn reseller_in_any_scope(&self, reseller_id: &str) -> Result<bool> {
@@ -235,8 +405,6 @@ impl Store for PostgresStore {
         let tx = client.transaction().await?;
         // One import at a time, so the created/updated counts are its own.
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&IMPORT_LOCK]).await?;
-        let count = "SELECT count(*) FROM customers";
-        let rows_before: i64 = tx.query_one(count, &[]).await?.get(0);
         tx.batch_execute(
             "CREATE TEMPORARY TABLE import_batch (
                  seq BIGINT, customer_id TEXT, reseller_id TEXT, status SMALLINT,
@@ -282,6 +450,15 @@ impl Store for PostgresStore {
             }
         }
         writer.as_mut().finish().await?;
+        let counts = tx
+            .query_one(
+                "SELECT count(*), count(*) FILTER (WHERE NOT EXISTS
+                     (SELECT 1 FROM customers c WHERE c.customer_id = b.customer_id))
+                 FROM (SELECT DISTINCT customer_id FROM import_batch) b",
+                &[],
+            )
+            .await?;
+        let (distinct, created): (i64, i64) = (counts.get(0), counts.get(1));
         // A file may name a customer twice: the last record wins.
         tx.execute(
             "INSERT INTO customers (customer_id, reseller_id, status, created_at, name_key, doc)
@@ -293,15 +470,21 @@ impl Store for PostgresStore {
             &[],
         )
         .await?;
-        let rows_after: i64 = tx.query_one(count, &[]).await?.get(0);
-        tx.execute("UPDATE roster_state SET generation = generation + 1 WHERE id = 1", &[])
-            .await?;
+        let generation: Generation = tx
+            .query_one(
+                "UPDATE roster_state SET generation = generation + 1 WHERE id = 1 RETURNING generation",
+                &[],
+            )
+            .await?
+            .get(0);
+        log_generation(&tx, generation, distinct, "import_batch").await?;
         tx.commit().await?;
-        Ok(ImportOutcome::from_counts(
-            imported as u64,
-            rows_before as u64,
-            rows_after as u64,
-        ))
+        Ok(ImportOutcome {
+            records: imported as u64,
+            created: created as u64,
+            updated: (imported - created) as u64,
+            generation,
+        })
     }
 
     async fn insert_client(&self, record: &ClientRecord) -> Result<()> {
@@ -337,25 +520,14 @@ impl Store for PostgresStore {
 
     async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>> {
         let client = self.client().await?;
-        let statement = client
-            .prepare_cached(&format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1"))
-            .await?;
-        match client.query_opt(&statement, &[&client_id]).await? {
-            Some(row) => Ok(Some(read_client(&**client, &row).await?)),
-            None => Ok(None),
-        }
+        Ok(read_clients(&**client, "WHERE client_id = $1", &[&client_id])
+            .await?
+            .pop())
     }
 
     async fn clients(&self) -> Result<Vec<ClientRecord>> {
         let client = self.client().await?;
-        let rows = client
-            .query(&format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY seq"), &[])
-            .await?;
-        let mut clients = Vec::with_capacity(rows.len());
-        for row in &rows {
-            clients.push(read_client(&**client, row).await?);
-        }
-        Ok(clients)
+        read_clients(&**client, "", &[]).await
     }
 
     async fn disable_client(&self, client_id: &str) -> Result<bool> {

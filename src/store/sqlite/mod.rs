@@ -1,47 +1,58 @@
-//! The embedded backend: one SQLite file in WAL mode, a small pool of
-//! connections, and the server's mapped copy of the documents
-//! ([`documents`]).
+//! The embedded backend: one SQLite file in WAL mode and a small pool of
+//! connections.
 //!
-//! WAL lets readers (the server) and the writer (`roster import` in another
-//! process) work at once; each read runs in one transaction, so it sees one
-//! snapshot, generation included.
+//! WAL lets readers (servers) and a writer (`roster import`) work at once;
+//! each read runs in one transaction, so it sees one snapshot, generation
+//! included. Writes take the write lock first (`BEGIN IMMEDIATE`), so they
+//! commit one after the other, in generation order, and they commit with
+//! `synchronous = FULL`: a write that returned survives a power cut.
 //!
-//! Pages come from the document copy while the marker file says no import
-//! has committed since it was written. Otherwise (and at least once a
-//! second) a page is read in one transaction, inline on the async thread:
-//! about 20 µs of work on cached pages, well under what tokio tolerates
-//! between awaits. Moving it to the blocking pool cost two thread switches
-//! per request, a third of the server's CPU under load (see
-//! docs/PERFORMANCE.md). Everything longer (catalog loads, imports, client
-//! management) runs on the blocking pool.
+//! Every call runs on tokio's blocking pool: SQLite calls block, and a busy
+//! database makes them wait up to the busy timeout, which must never stall
+//! an async worker. Servers read the database only to start and to follow
+//! the change log; pages never touch it (`crate::catalog`).
+//!
+//! Depends on `domain` and the store contract (`super`).
 
-mod documents;
-
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use tokio::sync::mpsc;
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use tokio::sync::{mpsc, oneshot};
 
-use self::documents::{Documents, DocumentsWriter, Marker};
-use super::{ImportItem, ImportOutcome, Store};
-use crate::catalog::IndexBuilder;
-use crate::domain::{ClientRecord, ResellerScope, Status};
+use super::migrations::{Migration, pending};
+use super::{
+    CHANGE_LOG_MAX_CUSTOMERS, CHANGE_LOG_RETENTION, Changes, CustomerScan, Generation, ImportItem, ImportOutcome,
+    SCAN_BATCH, Store, new_token_key, unix_now,
+};
+use crate::domain::{ClientRecord, CustomerRecord, ResellerScope, Status};
 
 /// Versioned migrations, applied in order and recorded in `schema_migrations`.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", include_str!("migrations/0001_initial.sql"))];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "change log",
+        sql: include_str!("migrations/0002_change_log.sql"),
+    },
+];
 
 /// Idle connections kept for reuse; more are opened under load and closed after.
 const MAX_IDLE: usize = 8;
 
+/// How long a statement waits for another process's lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
 pub struct SqliteStore {
     pool: Arc<Pool>,
-    marker: Arc<Marker>,
-    /// The copy written by the last catalog load, if writing it succeeded.
-    documents: Arc<RwLock<Option<Documents>>>,
 }
 
 struct Pool {
@@ -58,25 +69,30 @@ impl Pool {
         }
     }
 
-    /// Where the database file lives (and so its document copies).
-    fn directory(&self) -> PathBuf {
-        match self.path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
-            _ => PathBuf::from("."),
-        }
-    }
-
     fn give(&self, conn: Connection) {
+        // A connection still inside a transaction (a COMMIT that failed, a
+        // panic half-way) must not serve the next caller: close it.
+        if !conn.is_autocommit() {
+            return;
+        }
         let mut idle = self.idle.lock().expect("pool lock");
         if idle.len() < MAX_IDLE {
             idle.push(conn);
         }
     }
+
+    /// Runs `work` on a pooled connection.
+    fn with<R>(&self, work: impl FnOnce(&mut Connection) -> Result<R>) -> Result<R> {
+        let mut conn = self.take()?;
+        let outcome = work(&mut conn);
+        self.give(conn);
+        outcome
+    }
 }
 
 fn connect(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path).with_context(|| format!("opening SQLite database {}", path.display()))?;
-    conn.busy_timeout(Duration::from_secs(30))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.execute_batch(
         "PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = ON;
@@ -88,25 +104,14 @@ fn connect(path: &Path) -> Result<Connection> {
 impl SqliteStore {
     /// Opens (creating if needed) the database file and migrates it.
     pub async fn open(path: PathBuf) -> Result<Self> {
-        let marker = Arc::new(Marker::open(&path)?);
         let store = SqliteStore {
             pool: Arc::new(Pool {
                 path,
                 idle: Mutex::new(Vec::new()),
             }),
-            marker,
-            documents: Arc::new(RwLock::new(None)),
         };
         store.run(migrate).await?;
         Ok(store)
-    }
-
-    /// Runs a short read on a pooled connection, on the calling thread.
-    fn run_inline<R>(&self, work: impl FnOnce(&mut Connection) -> Result<R>) -> Result<R> {
-        let mut conn = self.pool.take()?;
-        let outcome = work(&mut conn);
-        self.pool.give(conn);
-        outcome
     }
 
     /// Runs `work` on a pooled connection, off the async threads.
@@ -115,13 +120,7 @@ impl SqliteStore {
         work: impl FnOnce(&mut Connection) -> Result<R> + Send + 'static,
     ) -> Result<R> {
         let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool.take()?;
-            let outcome = work(&mut conn);
-            pool.give(conn);
-            outcome
-        })
-        .await?
+        tokio::task::spawn_blocking(move || pool.with(work)).await?
     }
 }
 
@@ -141,70 +140,246 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     let applied: i64 = tx.query_row("SELECT coalesce(max(version), 0) FROM schema_migrations", [], |r| {
         r.get(0)
     })?;
-    for (version, name, sql) in MIGRATIONS.iter().filter(|(v, ..)| *v > applied) {
-        tx.execute_batch(sql)
-            .with_context(|| format!("applying migration {version} ({name})"))?;
+    for migration in pending(MIGRATIONS, applied) {
+        tx.execute_batch(migration.sql)
+            .with_context(|| format!("applying migration {} ({})", migration.version, migration.name))?;
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, unixepoch())",
-            params![version, name],
+            params![migration.version, migration.name],
         )?;
     }
     tx.execute(
         "INSERT INTO roster_state (id, generation, token_key) VALUES (1, 0, ?1) ON CONFLICT (id) DO NOTHING",
-        [super::new_token_key().as_slice()],
+        [new_token_key().as_slice()],
     )?;
     tx.commit()?;
     Ok(())
 }
 
-fn generation(conn: &Connection) -> Result<i64> {
+fn generation(conn: &Connection) -> Result<Generation> {
     Ok(conn
         .prepare_cached("SELECT generation FROM roster_state WHERE id = 1")?
         .query_row([], |r| r.get(0))?)
 }
 
-/// Appends the documents of `rows` to `body`; `false` if the data is not at
-/// generation `expected` any more. Runs inside the caller's transaction.
-fn read_page(conn: &Connection, expected: i64, rows: &[i64], body: &mut Vec<u8>) -> Result<bool> {
-    if generation(conn)? != expected {
-        return Ok(false);
-    }
-    let mut stmt = conn.prepare_cached("SELECT doc FROM customers WHERE id = ?1")?;
-    for (i, id) in rows.iter().enumerate() {
-        if i > 0 {
-            body.push(b',');
-        }
-        stmt.query_row([id], |r| {
-            body.extend_from_slice(r.get_ref(0)?.as_bytes()?);
-            Ok(())
-        })?;
-    }
-    Ok(true)
+/// The columns a [`CustomerRecord`] is read back from, in [`customer_row`]'s order.
+const CUSTOMER_COLUMNS: &str = "customer_id, reseller_id, status, created_at, name_key, doc";
+
+fn customer_row(row: &Row<'_>) -> Result<CustomerRecord> {
+    customer_row_at(row, 0)
 }
 
+/// Streams every customer of one snapshot to `batches`; the snapshot's
+/// generation goes to `generation` first.
+fn scan_into(
+    conn: &mut Connection,
+    generation_of_scan: oneshot::Sender<Generation>,
+    batches: &mpsc::Sender<Result<Vec<CustomerRecord>>>,
+) -> Result<()> {
+    let tx = conn.transaction()?;
+    let _ = generation_of_scan.send(generation(&tx)?);
+    {
+        let mut stmt = tx.prepare(&format!("SELECT {CUSTOMER_COLUMNS} FROM customers ORDER BY id"))?;
+        let mut rows = stmt.query([])?;
+        let mut batch = Vec::with_capacity(SCAN_BATCH);
+        while let Some(row) = rows.next()? {
+            batch.push(customer_row(row)?);
+            if batch.len() == SCAN_BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(SCAN_BATCH));
+                if batches.blocking_send(Ok(full)).is_err() {
+                    // Nobody is reading any more.
+                    return Ok(());
+                }
+            }
+        }
+        if !batch.is_empty() {
+            let _ = batches.blocking_send(Ok(batch));
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// [`Store::changes_since`], inside one read transaction.
+fn changes_since(tx: &Transaction<'_>, after: Generation, max_customers: u64) -> Result<Changes> {
+    let (current, log_start): (Generation, Generation) =
+        tx.query_row("SELECT generation, log_start FROM roster_state WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    if current == after {
+        return Ok(Changes::Since {
+            generation: current,
+            changed: Vec::new(),
+            removed: Vec::new(),
+        });
+    }
+    // Behind the log's start, or ahead of the database (a restored backup).
+    if after < log_start || after > current {
+        return Ok(Changes::Rebuild);
+    }
+    let (changed, all_logged): (i64, bool) = tx.query_row(
+        "SELECT coalesce(sum(changed), 0), coalesce(min(logged), 1) FROM generations WHERE generation > ?1",
+        [after],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    if !all_logged || changed as u64 > max_customers {
+        return Ok(Changes::Rebuild);
+    }
+    let mut stmt = tx.prepare_cached(&format!(
+        "SELECT ch.customer_id, c.id IS NOT NULL, {columns}
+         FROM (SELECT DISTINCT customer_id FROM customer_changes WHERE generation > ?1) ch
+         LEFT JOIN customers c ON c.customer_id = ch.customer_id",
+        columns = CUSTOMER_COLUMNS
+            .split(", ")
+            .map(|column| format!("c.{column}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))?;
+    let mut rows = stmt.query([after])?;
+    let (mut changed, mut removed) = (Vec::new(), Vec::new());
+    while let Some(row) = rows.next()? {
+        if row.get::<_, bool>(1)? {
+            // The record's columns start after the id and the flag.
+            changed.push(customer_row_at(row, 2)?);
+        } else {
+            removed.push(row.get(0)?);
+        }
+    }
+    Ok(Changes::Since {
+        generation: current,
+        changed,
+        removed,
+    })
+}
+
+/// A [`CustomerRecord`] from [`CUSTOMER_COLUMNS`] starting at column `offset`.
+fn customer_row_at(row: &Row<'_>, offset: usize) -> Result<CustomerRecord> {
+    let customer_id: String = row.get(offset)?;
+    let status = Status::from_number(row.get(offset + 2)?)
+        .ok_or_else(|| anyhow!("customer {customer_id} has an unknown status"))?;
+    Ok(CustomerRecord {
+        customer_id,
+        reseller_id: row.get(offset + 1)?,
+        status,
+        created_at: row.get(offset + 3)?,
+        name_key: row.get(offset + 4)?,
+        doc: row.get(offset + 5)?,
+    })
+}
+
+/// Records generation `generation` in the change log (inside its write's
+/// transaction) and makes it the current one.
+fn log_generation(tx: &Transaction<'_>, generation: Generation, changed: &ChangedCustomers) -> Result<()> {
+    tx.execute(
+        "INSERT INTO generations (generation, committed_at, changed, logged) VALUES (?1, ?2, ?3, ?4)",
+        params![generation, unix_now(), changed.count as i64, changed.logged()],
+    )?;
+    if changed.logged() {
+        let mut insert =
+            tx.prepare_cached("INSERT OR IGNORE INTO customer_changes (generation, customer_id) VALUES (?1, ?2)")?;
+        for customer_id in &changed.ids {
+            insert.execute(params![generation, customer_id])?;
+        }
+    }
+    tx.execute("UPDATE roster_state SET generation = ?1 WHERE id = 1", [generation])?;
+    trim_change_log(tx)
+}
+
+/// Forgets the change log's entries older than the retention, at most a
+/// bounded number of generations per write (each write adds one).
+fn trim_change_log(tx: &Transaction<'_>) -> Result<()> {
+    let cutoff = unix_now() - CHANGE_LOG_RETENTION.as_secs() as i64;
+    let oldest: Vec<(Generation, i64)> = tx
+        .prepare_cached("SELECT generation, committed_at FROM generations ORDER BY generation LIMIT 256")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let Some(last) = oldest
+        .iter()
+        .take_while(|(_, committed_at)| *committed_at < cutoff)
+        .map(|(generation, _)| *generation)
+        .last()
+    else {
+        return Ok(());
+    };
+    tx.execute("DELETE FROM customer_changes WHERE generation <= ?1", [last])?;
+    tx.execute("DELETE FROM generations WHERE generation <= ?1", [last])?;
+    tx.execute(
+        "UPDATE roster_state SET log_start = max(log_start, ?1) WHERE id = 1",
+        [last],
+    )?;
+    Ok(())
+}
+
+/// The customers one write changed, as the change log records them.
+#[derive(Default)]
+struct ChangedCustomers {
+    /// Distinct ids, until there are too many to log one by one.
+    ids: HashSet<String>,
+    /// Records written (an upper bound of the distinct customers).
+    count: u64,
+    overflowed: bool,
+}
+
+impl ChangedCustomers {
+    fn add(&mut self, customer_id: &str) {
+        self.count += 1;
+        if self.overflowed {
+            return;
+        }
+        if !self.ids.contains(customer_id) {
+            self.ids.insert(customer_id.to_owned());
+        }
+        if self.ids.len() as u64 > CHANGE_LOG_MAX_CUSTOMERS {
+            self.overflowed = true;
+            self.ids = HashSet::new();
+        }
+    }
+
+    fn logged(&self) -> bool {
+        !self.overflowed
+    }
+}
+
+/// The columns of `clients` a [`ClientRecord`] is read from, in order.
 const CLIENT_COLUMNS: &str =
     "client_id, name, secret_hash, all_resellers, rate_limit, enabled, token_epoch, created_at";
 
-fn read_client(conn: &Connection, row: &rusqlite::Row<'_>) -> Result<ClientRecord> {
-    let client_id: String = row.get(0)?;
-    let all_resellers: bool = row.get(3)?;
-    let scope = if all_resellers {
-        ResellerScope::All
-    } else {
-        let mut stmt = conn.prepare_cached("SELECT reseller_id FROM client_resellers WHERE client_id = ?1")?;
-        let ids = stmt.query_map([&client_id], |r| r.get(0))?.collect::<Result<_, _>>()?;
-        ResellerScope::Only(ids)
-    };
-    Ok(ClientRecord {
-        client_id,
-        name: row.get(1)?,
-        secret_hash: row.get(2)?,
-        scope,
-        rate_limit: row.get(4)?,
-        enabled: row.get(5)?,
-        token_epoch: row.get(6)?,
-        created_at: row.get(7)?,
-    })
+/// Reads clients (`filter` is a WHERE clause on `clients`, or empty) with
+/// their scopes, in creation order.
+fn read_clients(conn: &Connection, filter: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<ClientRecord>> {
+    let mut scopes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT client_id, reseller_id FROM client_resellers
+             WHERE client_id IN (SELECT client_id FROM clients {filter})"
+        ))?;
+        let mut rows = stmt.query(args)?;
+        while let Some(row) = rows.next()? {
+            scopes.entry(row.get(0)?).or_default().push(row.get(1)?);
+        }
+    }
+    let mut stmt = conn.prepare_cached(&format!("SELECT {CLIENT_COLUMNS} FROM clients {filter} ORDER BY rowid"))?;
+    let mut rows = stmt.query(args)?;
+    let mut clients = Vec::new();
+    while let Some(row) = rows.next()? {
+        let client_id: String = row.get(0)?;
+        let scope = if row.get(3)? {
+            ResellerScope::All
+        } else {
+            ResellerScope::Only(scopes.remove(&client_id).unwrap_or_default().into_iter().collect())
+        };
+        clients.push(ClientRecord {
+            client_id,
+            name: row.get(1)?,
+            secret_hash: row.get(2)?,
+            scope,
+            rate_limit: row.get(4)?,
+            enabled: row.get(5)?,
+            token_epoch: row.get(6)?,
+            created_at: row.get(7)?,
+        });
+    }
+    Ok(clients)
 }
 
 #[async_trait]
@@ -213,95 +388,44 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
-    async fn generation(&self) -> Result<i64> {
-        self.run_inline(|conn| generation(conn))
+    fn local_directory(&self) -> Option<PathBuf> {
+        match self.pool.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => Some(dir.to_owned()),
+            _ => Some(PathBuf::from(".")),
+        }
     }
 
-    async fn load_catalog(&self, mut builder: IndexBuilder) -> Result<(i64, IndexBuilder)> {
-        let (marker, documents) = (self.marker.clone(), self.documents.clone());
-        let dir = self.pool.directory();
-        self.run(move |conn| {
-            // Read before the snapshot begins: see `documents` for why.
-            let marked = marker.read();
-            let mut copy = DocumentsWriter::create(&dir, marked)
-                .map_err(|error| tracing::warn!(error = format!("{error:#}"), "serving pages from SQLite only"))
-                .ok();
-            let tx = conn.transaction()?;
-            let generation = generation(&tx)?;
-            {
-                let mut stmt = tx.prepare(
-                    "SELECT id, reseller_id, status, created_at, name_key, customer_id, doc
-                     FROM customers ORDER BY id",
-                )?;
-                let mut rows = stmt.query([])?;
-                while let Some(row) = rows.next()? {
-                    let row_id: i64 = row.get(0)?;
-                    let status = Status::from_number(row.get(2)?)
-                        .ok_or_else(|| anyhow!("customer row {row_id} has an unknown status"))?;
-                    builder.push(
-                        row_id,
-                        row.get_ref(1)?.as_str()?,
-                        status,
-                        row.get(3)?,
-                        row.get_ref(4)?.as_str()?,
-                        row.get_ref(5)?.as_str()?,
-                    );
-                    if let Some(writer) = copy.as_mut()
-                        && let Err(error) = writer.push(row_id, row.get_ref(6)?.as_bytes()?)
-                    {
-                        tracing::warn!(error = format!("{error:#}"), "serving pages from SQLite only");
-                        copy = None;
-                    }
-                }
+    async fn generation(&self) -> Result<Generation> {
+        self.run(|conn| generation(conn)).await
+    }
+
+    async fn scan(&self) -> Result<CustomerScan> {
+        let pool = self.pool.clone();
+        let (batches, mut customers) = mpsc::channel(4);
+        let (generation_tx, generation_rx) = oneshot::channel();
+        tokio::task::spawn_blocking(move || {
+            if let Err(error) = pool.with(|conn| scan_into(conn, generation_tx, &batches)) {
+                let _ = batches.blocking_send(Err(error));
             }
+        });
+        match generation_rx.await {
+            Ok(generation) => Ok(CustomerScan { generation, customers }),
+            // It failed before reading the generation: the error is queued.
+            Err(_) => Err(match customers.recv().await {
+                Some(Err(error)) => error,
+                _ => anyhow!("the scan of the customers stopped"),
+            }),
+        }
+    }
+
+    async fn changes_since(&self, after: Generation, max_customers: u64) -> Result<Changes> {
+        self.run(move |conn| {
+            let tx = conn.transaction()?;
+            let changes = changes_since(&tx, after, max_customers)?;
             tx.commit()?;
-            let copy = copy.and_then(|writer| {
-                writer
-                    .finish(generation)
-                    .map_err(|error| tracing::warn!(error = format!("{error:#}"), "serving pages from SQLite only"))
-                    .ok()
-            });
-            *documents.write().expect("documents lock") = copy;
-            Ok((generation, builder))
+            Ok(changes)
         })
         .await
-    }
-
-    async fn fetch_page(&self, expected: i64, rows: Vec<i64>, mut body: Vec<u8>) -> Result<Option<Vec<u8>>> {
-        // Read before any snapshot this request may begin.
-        let marked = self.marker.read();
-        {
-            let documents = self.documents.read().expect("documents lock");
-            if let Some(copy) = documents.as_ref()
-                && copy.generation() == expected
-                && copy.current(marked)
-            {
-                let head = body.len();
-                if copy.append_page(&rows, &mut body) {
-                    return Ok(Some(body));
-                }
-                body.truncate(head);
-            }
-        }
-        self.run_inline(move |conn| {
-            // One read transaction: one snapshot for the generation and the
-            // documents. BEGIN and COMMIT are cached statements too, so a page
-            // costs no SQL parsing at all.
-            conn.prepare_cached("BEGIN")?.execute([])?;
-            let outcome = read_page(conn, expected, &rows, &mut body);
-            conn.prepare_cached("COMMIT")?.execute([])?;
-            if !outcome? {
-                return Ok(None);
-            }
-            // The database is still at `expected`: a copy of that generation
-            // may serve again until the marker moves.
-            if let Some(copy) = self.documents.read().expect("documents lock").as_ref()
-                && copy.generation() == expected
-            {
-                copy.verified(marked);
-            }
-            Ok(Some(body))
-        })
     }
 
     async fn reseller_in_any_scope(&self, reseller_id: &str) -> Result<bool> {
@@ -316,39 +440,42 @@ impl Store for SqliteStore {
 
     async fn import(&self, mut records: mpsc::Receiver<ImportItem>) -> Result<ImportOutcome> {
         let path = self.pool.path.clone();
-        let marker = self.marker.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = connect(&path)?;
-            // A bigger page cache keeps a large import's B-tree pages in memory.
-            conn.execute_batch("PRAGMA cache_size = -131072;")?;
+            // A bigger page cache keeps a large import's B-tree pages in
+            // memory; FULL makes the commit durable when it returns.
+            conn.execute_batch("PRAGMA cache_size = -131072; PRAGMA synchronous = FULL;")?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let count = |tx: &rusqlite::Transaction<'_>| -> Result<u64> {
-                let count: i64 = tx.query_row("SELECT count(*) FROM customers", [], |r| r.get(0))?;
-                Ok(count as u64)
-            };
-            let rows_before = count(&tx)?;
-            let mut imported = 0u64;
+            let generation = generation(&tx)? + 1;
+            let mut changed = ChangedCustomers::default();
+            let mut created = 0u64;
             {
-                let mut upsert = tx.prepare(
+                let mut insert = tx.prepare(
                     "INSERT INTO customers (customer_id, reseller_id, status, created_at, name_key, doc)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (customer_id) DO UPDATE SET
-                         reseller_id = excluded.reseller_id, status = excluded.status,
-                         created_at = excluded.created_at, name_key = excluded.name_key, doc = excluded.doc",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (customer_id) DO NOTHING",
+                )?;
+                let mut update = tx.prepare(
+                    "UPDATE customers SET reseller_id = ?2, status = ?3, created_at = ?4, name_key = ?5, doc = ?6
+                     WHERE customer_id = ?1",
                 )?;
                 loop {
                     match records.blocking_recv() {
                         Some(ImportItem::Records(batch)) => {
                             for r in batch {
-                                upsert.execute(params![
+                                let values = params![
                                     r.customer_id,
                                     r.reseller_id,
                                     r.status.number(),
                                     r.created_at,
                                     r.name_key,
                                     r.doc
-                                ])?;
-                                imported += 1;
+                                ];
+                                if insert.execute(values)? == 1 {
+                                    created += 1;
+                                } else {
+                                    update.execute(values)?;
+                                }
+                                changed.add(&r.customer_id);
                             }
                         }
                         Some(ImportItem::End) => break,
@@ -357,19 +484,14 @@ impl Store for SqliteStore {
                     }
                 }
             }
-            let rows_after = count(&tx)?;
-            let generation: i64 = tx.query_row(
-                "UPDATE roster_state SET generation = generation + 1 WHERE id = 1 RETURNING generation",
-                [],
-                |r| r.get(0),
-            )?;
+            log_generation(&tx, generation, &changed)?;
             tx.commit()?;
-            // Servers serve their document copies until this moves. If it
-            // fails, they still find the import within VERIFY_EVERY.
-            if let Err(error) = marker.write(generation) {
-                tracing::warn!(error = %error, "the import committed, but its marker could not be written");
-            }
-            Ok(ImportOutcome::from_counts(imported, rows_before, rows_after))
+            Ok(ImportOutcome {
+                records: changed.count,
+                created,
+                updated: changed.count - created,
+                generation,
+            })
         })
         .await?
     }
@@ -405,26 +527,12 @@ impl Store for SqliteStore {
 
     async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>> {
         let client_id = client_id.to_owned();
-        self.run(move |conn| {
-            let mut stmt =
-                conn.prepare_cached(&format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = ?1"))?;
-            let mut rows = stmt.query([client_id])?;
-            rows.next()?.map(|row| read_client(conn, row)).transpose()
-        })
-        .await
+        self.run(move |conn| Ok(read_clients(conn, "WHERE client_id = ?1", &[&client_id])?.pop()))
+            .await
     }
 
     async fn clients(&self) -> Result<Vec<ClientRecord>> {
-        self.run(|conn| {
-            let mut stmt = conn.prepare(&format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY rowid"))?;
-            let mut rows = stmt.query([])?;
-            let mut clients = Vec::new();
-            while let Some(row) = rows.next()? {
-                clients.push(read_client(conn, row)?);
-            }
-            Ok(clients)
-        })
-        .await
+        self.run(|conn| read_clients(conn, "", &[])).await
     }
 
     async fn disable_client(&self, client_id: &str) -> Result<bool> {
@@ -456,95 +564,5 @@ impl Store for SqliteStore {
                 .ok_or_else(|| anyhow!("the database has no token key: migrations did not run"))
         })
         .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::catalog::Catalog;
-    use crate::domain::{CustomerRecord, ListQuery};
-
-    async fn import(store: &SqliteStore, customers: &[(&str, &str)]) {
-        let (sender, receiver) = mpsc::channel(2);
-        let records = customers
-            .iter()
-            .map(|(id, name)| {
-                CustomerRecord::from_json(serde_json::json!({
-                    "customerId": id, "resellerId": "R1", "status": "1000",
-                    "companyProfile": {"companyName": name}, "creationDate": "2026-01-01T00:00:00Z"
-                }))
-                .unwrap()
-            })
-            .collect();
-        sender.send(ImportItem::Records(records)).await.unwrap();
-        sender.send(ImportItem::End).await.unwrap();
-        store.import(receiver).await.unwrap();
-    }
-
-    async fn names(catalog: &Catalog) -> Vec<String> {
-        let body = catalog.page("R1", &ListQuery::default()).await.unwrap();
-        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        body["customers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["companyProfile"]["companyName"].as_str().unwrap().to_owned())
-            .collect()
-    }
-
-    #[tokio::test]
-    async fn a_commit_that_skipped_the_marker_is_served_within_a_second() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("roster.db");
-        let store = Arc::new(SqliteStore::open(path.clone()).await.unwrap());
-        import(&store, &[("C1", "Before")]).await;
-        let catalog = Catalog::load(store.clone()).await.unwrap();
-        assert_eq!(names(&catalog).await, ["Before"]);
-
-        // What an import killed between its commit and its marker write
-        // leaves behind: new data, a new generation, the marker unmoved.
-        let writer = connect(&path).unwrap();
-        writer
-            .execute_batch(
-                "UPDATE customers SET doc = replace(doc, 'Before', 'After');
-                 UPDATE roster_state SET generation = generation + 1;",
-            )
-            .unwrap();
-        tokio::time::sleep(documents::VERIFY_EVERY + Duration::from_millis(50)).await;
-        assert_eq!(names(&catalog).await, ["After"]);
-    }
-
-    #[tokio::test]
-    async fn pages_come_from_the_copy_only_while_it_matches_the_database() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(SqliteStore::open(dir.path().join("roster.db")).await.unwrap());
-        import(&store, &[("C1", "One")]).await;
-        let catalog = Catalog::load(store.clone()).await.unwrap();
-        assert_eq!(names(&catalog).await, ["One"]);
-        // The copy holds what the database held when the catalog loaded...
-        let generation = store.generation().await.unwrap();
-        {
-            let documents = store.documents.read().unwrap();
-            let copy = documents.as_ref().expect("a document copy");
-            assert_eq!(copy.generation(), generation);
-            assert!(copy.current(store.marker.read()));
-        }
-        // ...and an import moves the marker, so the next page is read again.
-        import(&store, &[("C1", "Two")]).await;
-        assert!(
-            !store
-                .documents
-                .read()
-                .unwrap()
-                .as_ref()
-                .unwrap()
-                .current(store.marker.read())
-        );
-        assert_eq!(names(&catalog).await, ["Two"]);
-        assert_eq!(
-            store.documents.read().unwrap().as_ref().unwrap().generation(),
-            generation + 1
-        );
     }
 }

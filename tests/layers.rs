@@ -1,0 +1,219 @@
+//! The module graph of `src/` (STYLE.md, "Dependencies point one way"):
+//! every `crate::…` path a module names must lead to a lower layer, and
+//! within one folder the sibling modules must not import each other in a
+//! circle. Read from the source text, so a new import that breaks either
+//! rule fails `cargo test`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Top-level modules, from the top of the request path down. A module may
+/// use only modules of lower layers (and its own submodules).
+const LAYERS: &[&[&str]] = &[
+    &["cli"],
+    &["demo"],
+    &["serve"],
+    &["http"],
+    &["app"],
+    &["catalog", "auth", "limits", "import"],
+    &["store", "generate", "logs"],
+    &["domain"],
+];
+
+fn layer_of(module: &str) -> usize {
+    LAYERS
+        .iter()
+        .position(|layer| layer.contains(&module))
+        .unwrap_or_else(|| panic!("module `{module}` is in no layer of tests/layers.rs"))
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The source without comments (so a doc comment naming a module is no import).
+fn code(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("/*") {
+        out.push_str(&rest[..start]);
+        rest = rest[start..].find("*/").map_or("", |end| &rest[start + end + 2..]);
+    }
+    out.push_str(rest);
+    out.lines()
+        .map(|line| match line.find("//") {
+            // `://` is a URL in a string, not a comment.
+            Some(at) if !line[..at].ends_with(':') => &line[..at],
+            _ => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The first segment of every path after `prefix` (`crate::` or
+/// `super::`), including each member of a `{…}` group.
+fn names_after(code: &str, prefix: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let ident = |s: &str| -> String { s.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect() };
+    for (at, _) in code.match_indices(prefix) {
+        let before = code[..at].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        let rest = &code[at + prefix.len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let mut depth = 1;
+            let mut item_start = true;
+            for (i, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    ',' if depth == 1 => item_start = true,
+                    c if item_start && depth == 1 && !c.is_whitespace() => {
+                        names.insert(ident(&group[i..]));
+                        item_start = false;
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            names.insert(ident(rest));
+        }
+    }
+    names.remove("");
+    names
+}
+
+/// The module path of a source file (`src/catalog/index/mod.rs` is `catalog::index`).
+fn module_path(src: &Path, file: &Path) -> Vec<String> {
+    let relative = file.strip_prefix(src).unwrap().with_extension("");
+    let mut parts: Vec<String> = relative.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    if parts.last().is_some_and(|p| p == "mod") {
+        parts.pop();
+    }
+    parts
+}
+
+#[test]
+fn dependencies_point_one_way() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut problems = Vec::new();
+    // Sibling edges, per parent module: child -> children it uses.
+    let mut siblings: BTreeMap<Vec<String>, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+    let mut children: BTreeMap<Vec<String>, BTreeSet<String>> = BTreeMap::new();
+    for file in &files {
+        let path = module_path(&src, file);
+        if let [.., last] = path.as_slice() {
+            children
+                .entry(path[..path.len() - 1].to_vec())
+                .or_default()
+                .insert(last.clone());
+        }
+    }
+    for file in &files {
+        let path = module_path(&src, file);
+        let Some(top) = path.first().filter(|top| *top != "main" && *top != "lib") else {
+            continue;
+        };
+        let code = code(&std::fs::read_to_string(file).unwrap());
+        for used in names_after(&code, "crate::") {
+            if used != *top && layer_of(&used) <= layer_of(top) {
+                problems.push(format!(
+                    "{}: `{top}` uses `{used}`, which is not in a lower layer",
+                    file.display()
+                ));
+            }
+        }
+        // Siblings: `super::x` from a child, and `crate::a::b::x` spelled out.
+        if path.len() >= 2 {
+            let parent = path[..path.len() - 1].to_vec();
+            let me = path.last().unwrap().clone();
+            let known = &children[&parent];
+            let mut used: BTreeSet<String> = names_after(&code, "super::");
+            let spelled = format!("crate::{}::", parent.join("::"));
+            used.extend(names_after(&code, &spelled));
+            for name in used {
+                if name != me && known.contains(&name) {
+                    siblings
+                        .entry(parent.clone())
+                        .or_default()
+                        .entry(me.clone())
+                        .or_default()
+                        .insert(name);
+                }
+            }
+        }
+    }
+    for (parent, edges) in &siblings {
+        if let Some(cycle) = find_cycle(edges) {
+            problems.push(format!(
+                "in `{}`: the modules {} import each other in a circle",
+                parent.join("::"),
+                cycle.join(" → ")
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+fn find_cycle(edges: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        edges: &BTreeMap<String, BTreeSet<String>>,
+        stack: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = stack.iter().position(|n| n == node) {
+            let mut cycle = stack[at..].to_vec();
+            cycle.push(node.to_owned());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        stack.push(node.to_owned());
+        for next in edges.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, edges, stack, done) {
+                return Some(cycle);
+            }
+        }
+        stack.pop();
+        done.insert(node.to_owned());
+        None
+    }
+    let mut done = BTreeSet::new();
+    edges
+        .keys()
+        .find_map(|node| visit(node, edges, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn the_checker_sees_imports_and_ignores_comments() {
+    let text = "//! see `crate::http`\nuse crate::{app::App, domain::{A, B}};\nuse super::redis::X; // crate::cli\nlet u = \"sqlite://x\"; crate::store::open();";
+    assert_eq!(
+        names_after(&code(text), "crate::"),
+        ["app", "domain", "store"].map(String::from).into()
+    );
+    assert_eq!(names_after(&code(text), "super::"), ["redis"].map(String::from).into());
+    let mut edges = BTreeMap::new();
+    edges.insert("rate".to_owned(), BTreeSet::from(["redis".to_owned()]));
+    edges.insert("redis".to_owned(), BTreeSet::from(["rate".to_owned()]));
+    assert_eq!(
+        find_cycle(&edges),
+        Some(vec!["rate".into(), "redis".into(), "rate".into()])
+    );
+}
