@@ -1,6 +1,8 @@
 //! The `roster` command line (SPEC §5): clap definitions, and what each
 //! command does with them. Commands print JSON on stdout; logs and errors
 //! go to stderr.
+//!
+//! Depends on every layer below it: `demo`, `serve`, `import`, `generate`, `app`, `auth`, `catalog`, `store`, `logs` and `domain`.
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,6 +1,8 @@
 //! `roster demo` (SPEC §5): a first-time user's one step to a working API —
 //! a demo database of realistic customers, a client scoped to every
 //! reseller, a token, the server, and curl lines to paste.
+//!
+//! Depends on `serve`, `app`, `auth`, `store`, `generate` and `domain`.
 
 use anyhow::{Context, Result};
 use tokio::net::TcpListener;

@@ -11,6 +11,8 @@
 //! about 3.5 µs, a fifteenth of a default page. [`Access`] writes the same
 //! line in either format in a fraction of that. Every other event,
 //! failed requests included, still goes through tracing.
+//!
+//! Depends on nothing else in Roster.
 
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex, OnceLock};

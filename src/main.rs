@@ -1,4 +1,6 @@
 //! The `roster` binary: parse the command line, set up logging, run.
+//!
+//! Depends on `cli` and `logs`.
 
 use std::process::ExitCode;
 

@@ -3,6 +3,8 @@
 //!
 //! Normalising once, at import, is what lets a list request concatenate
 //! stored documents instead of re-serialising customers.
+//!
+//! Depends on its siblings `pattern`, `query` and `status`.
 
 use serde_json::{Map, Value};
 use time::{Date, Time};

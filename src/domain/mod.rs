@@ -1,5 +1,7 @@
 //! The domain: validated values that the HTTP layer parses into and the
 //! catalog and the store work from. Nothing here knows about HTTP or SQL.
+//!
+//! Depends on nothing else in Roster: every other layer may use it.
 
 pub mod client;
 pub mod customer;

@@ -1,5 +1,7 @@
 //! Company-name matching (SPEC §2, "Wildcards in name"): Unicode simple case
 //! folding, and `*` patterns with `\` escapes matched over the folded name.
+//!
+//! Depends on nothing else in Roster.
 
 use icu_casemap::CaseMapper;
 

@@ -1,5 +1,7 @@
 //! Account status codes (SPEC §1) and sets of them, as the `status` filter
 //! and the catalog's per-status partitions use them.
+//!
+//! Depends on nothing else in Roster.
 
 /// One of the seven account status codes, by its position in [`Status::ALL`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -3,6 +3,8 @@
 //! the reseller scope, then the client's rate limit. What they learn (the
 //! client, the rate decision) travels with the answer, because the
 //! response's headers and the access log need it whatever the outcome.
+//!
+//! Depends on `app`, `limits`, `domain` and its siblings `error` and `middleware`.
 
 use std::sync::Arc;
 

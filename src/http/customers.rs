@@ -1,6 +1,8 @@
 //! `GET /v3/resellers/{reseller_id}/customers` (SPEC §2), its checks in the
 //! SPEC's order: token, API key, token binding, scope (auth) → rate limit →
 //! headers and parameters → reseller known → request-id replay → query.
+//!
+//! Depends on `app`, `domain` and its siblings `caller`, `error` and `middleware`.
 
 use std::sync::Arc;
 

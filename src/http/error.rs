@@ -1,5 +1,7 @@
 //! The one error type of the API and its code table (SPEC §3): every error,
 //! 500 included, leaves as `{"code","message","additionalDetails"}` JSON.
+//!
+//! Depends on `auth` (its error type) only.
 
 use std::sync::Arc;
 use std::time::Duration;

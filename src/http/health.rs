@@ -1,5 +1,7 @@
 //! `GET /healthz` (SPEC §5): 200 once the server accepts requests; no
 //! authentication, so load balancers can probe it.
+//!
+//! Depends on its siblings `error` and `middleware`.
 
 use axum::response::{IntoResponse, Response};
 

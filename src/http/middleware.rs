@@ -6,6 +6,8 @@
 //! One layer rather than three, and routes named by their handlers rather
 //! than by a route layer: each `from_fn` layer clones and boxes the service
 //! below it on every request, ~1.2 µs a layer (docs/PERFORMANCE.md).
+//!
+//! Depends on `app` (limits), `logs`, `domain` and its sibling `error`.
 
 use std::any::Any;
 use std::borrow::Cow;

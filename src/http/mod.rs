@@ -1,5 +1,7 @@
 //! The HTTP surface: the router, its middleware, and [`serve`], which runs it
 //! on a listener the caller bound until the caller's shutdown signal.
+//!
+//! Depends on `app`, `catalog`, `auth`, `limits`, `store`, `logs` and `domain`.
 
 pub mod caller;
 pub mod customers;

@@ -1,5 +1,7 @@
 //! `POST /ims/token/v3` (SPEC §4): the OAuth 2.0 client-credentials grant.
 //! Errors here follow RFC 6749 §5.2 (`{"error": …}`), as OAuth clients expect.
+//!
+//! Depends on `app`, `auth`, `domain` and its siblings `error` and `middleware`.
 
 use std::sync::Arc;
 

@@ -4,6 +4,8 @@
 //!
 //! A Redis failure is an error, answered 500 1124 and logged with its
 //! cause: a replay check or a limit is never skipped silently.
+//!
+//! Depends on its sibling `policy`.
 
 use std::time::Duration;
 

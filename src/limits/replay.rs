@@ -7,6 +7,8 @@
 //! flood of unique ids costs at most `capacity` entries (about 60 bytes
 //! each: 57 MiB for a million, measured by `bench/replay_memory.rs`) and only
 //! shortens how far back a replay is caught; memory never grows past it.
+//!
+//! Depends on its sibling `redis`.
 
 use std::collections::{HashSet, VecDeque};
 use std::hash::{BuildHasher, Hasher, RandomState};

@@ -9,6 +9,8 @@
 //!
 //! A change costs a binary search and a `memmove` in eight lists (and a few
 //! postings), whatever the reseller's size; nothing is rebuilt.
+//!
+//! Depends on `domain` and the catalog's `documents` (for record places).
 
 mod lists;
 mod paging;

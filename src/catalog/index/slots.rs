@@ -7,6 +7,8 @@
 //! reused. Columns rather than rows because queries read one field of many
 //! customers (a status filter reads a byte each, a date range one integer),
 //! and those stay in the CPU's cache.
+//!
+//! Depends on `domain` and the catalog's `documents` (for record places).
 
 use crate::catalog::documents::DocRef;
 use crate::domain::{CustomerRecord, Status};

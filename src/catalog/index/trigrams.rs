@@ -10,6 +10,8 @@
 //! stale posting costs a check, never a wrong answer. When additions and
 //! stale entries grow past a share of the whole, the catalog rebuilds the
 //! postings ([`Trigrams::worn`]).
+//!
+//! Depends on `slots`.
 
 use std::collections::HashMap;
 
