@@ -12,13 +12,14 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
 use crate::app::{AppConfig, HttpLimits};
-use crate::auth::clients::{create_client, issue_token, rotate_secret};
+use crate::auth::clients::{ClientSettings, create_client, issue_token, rotate_secret};
 use crate::catalog::{Backing, CatalogOptions};
 use crate::demo::{self, DemoOptions};
-use crate::domain::ResellerScope;
+use crate::domain::{ApiVersion, ClientRecord, ResellerScope};
 use crate::generate::{self, Plan};
 use crate::logs::LogFormat;
 use crate::serve::{self, ServeOptions};
+use crate::store::{ClientChange, Retention};
 use crate::{import, store};
 
 /// Roster serves the Get Customer List API of a partner platform:
@@ -80,6 +81,14 @@ pub struct ServerTuning {
     /// first (about 60 bytes each: 57 MiB for a million).
     #[arg(long, env = "ROSTER_REQUEST_ID_CAPACITY", default_value_t = 1_000_000)]
     pub request_id_capacity: usize,
+    /// Seconds during which a write sent with an X-Correlation-Id is
+    /// answered again, unchanged, when the same request comes again.
+    #[arg(long, env = "ROSTER_CORRELATION_WINDOW", default_value_t = 864_000)]
+    pub correlation_window: u64,
+    /// Most answers remembered for correlation ids (the oldest are
+    /// forgotten first past it; about 1.4 KB each, in the database).
+    #[arg(long, env = "ROSTER_CORRELATION_CAPACITY", default_value_t = 1_000_000)]
+    pub correlation_capacity: u64,
     /// Redis URL (redis://HOST:PORT) to share rate limits and request ids
     /// between instances; without it they live in this process.
     #[arg(long, env = "ROSTER_REDIS")]
@@ -151,6 +160,10 @@ impl ServerTuning {
                 },
                 ..CatalogOptions::default()
             },
+            correlations: Retention {
+                window: Duration::from_secs(self.correlation_window),
+                capacity: self.correlation_capacity,
+            },
             ..AppConfig::default()
         })
     }
@@ -176,8 +189,31 @@ pub enum ClientsCommand {
         resellers: String,
         /// Its own requests-per-second limit (0: unlimited); without it the
         /// server's --rate-limit applies.
-        #[arg(long)]
+        #[arg(long, value_parser = rate_limit_value())]
         rate_limit: Option<u32>,
+        /// The API version its requests get unless they ask for another
+        /// with X-Api-Version.
+        #[arg(long, value_parser = api_version_value(), default_value = "2025-08")]
+        api_version: ApiVersion,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// Change a client's API version, rate limit or resellers; prints the
+    /// client as `clients list` does. Running servers apply it within
+    /// seconds.
+    #[command(group(clap::ArgGroup::new("change").required(true).multiple(true)))]
+    Update {
+        /// The client id.
+        id: String,
+        /// The API version its requests get by default.
+        #[arg(long, value_parser = api_version_value(), group = "change")]
+        api_version: Option<ApiVersion>,
+        /// Its own requests-per-second limit (0: unlimited).
+        #[arg(long, value_parser = rate_limit_value(), group = "change")]
+        rate_limit: Option<u32>,
+        /// Reseller ids it may read, comma separated, or '*' for all.
+        #[arg(long, group = "change")]
+        resellers: Option<String>,
         #[command(flatten)]
         database: DatabaseArg,
     },
@@ -200,6 +236,30 @@ pub enum ClientsCommand {
         #[command(flatten)]
         database: DatabaseArg,
     },
+}
+
+/// `--rate-limit` of a client: what the databases can store.
+fn rate_limit_value() -> clap::builder::RangedI64ValueParser<u32> {
+    clap::value_parser!(u32).range(0..=i64::from(i32::MAX))
+}
+
+/// `--api-version`: one of SPEC §7's versions.
+fn api_version_value() -> impl clap::builder::TypedValueParser<Value = ApiVersion> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(ApiVersion::ALL.map(ApiVersion::as_str))
+        .map(|text: String| ApiVersion::parse(&text).expect("a possible value"))
+}
+
+/// A client as `clients list` and `clients update` print it.
+fn client_json(client: &ClientRecord) -> Value {
+    json!({
+        "clientId": client.client_id,
+        "name": client.name,
+        "resellers": client.scope.to_list(),
+        "rateLimit": client.rate_limit,
+        "enabled": client.enabled,
+        "apiVersion": client.api_version.as_str(),
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -308,11 +368,17 @@ async fn clients(command: ClientsCommand) -> Result<()> {
             name,
             resellers,
             rate_limit,
+            api_version,
             database,
         } => {
             let scope = ResellerScope::parse(&resellers).map_err(|e| anyhow::anyhow!("--resellers: {e}"))?;
             let store = store::open(&database.database).await?;
-            let created = create_client(store.as_ref(), &name, scope, rate_limit).await?;
+            let settings = ClientSettings {
+                scope,
+                rate_limit,
+                api_version,
+            };
+            let created = create_client(store.as_ref(), &name, settings).await?;
             print_json(&json!({
                 "clientId": created.client.client_id,
                 "clientSecret": created.secret,
@@ -321,21 +387,29 @@ async fn clients(command: ClientsCommand) -> Result<()> {
         }
         ClientsCommand::List { database } => {
             let store = store::open(&database.database).await?;
-            let clients: Vec<Value> = store
-                .clients()
-                .await?
-                .into_iter()
-                .map(|c| {
-                    json!({
-                        "clientId": c.client_id,
-                        "name": c.name,
-                        "resellers": c.scope.to_list(),
-                        "rateLimit": c.rate_limit,
-                        "enabled": c.enabled,
-                    })
-                })
-                .collect();
+            let clients: Vec<Value> = store.clients().await?.iter().map(client_json).collect();
             print_json(&Value::Array(clients));
+        }
+        ClientsCommand::Update {
+            id,
+            api_version,
+            rate_limit,
+            resellers,
+            database,
+        } => {
+            let scope = resellers
+                .map(|resellers| ResellerScope::parse(&resellers).map_err(|e| anyhow::anyhow!("--resellers: {e}")))
+                .transpose()?;
+            let store = store::open(&database.database).await?;
+            let change = ClientChange {
+                api_version,
+                rate_limit,
+                scope,
+            };
+            let Some(client) = store.update_client(&id, &change).await? else {
+                bail!("no client with id {id}");
+            };
+            print_json(&client_json(&client));
         }
         ClientsCommand::Disable { id, database } => {
             let store = store::open(&database.database).await?;

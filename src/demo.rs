@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use tokio::net::TcpListener;
 
 use crate::app::{App, AppConfig};
-use crate::auth::clients::{create_client, issue_token};
+use crate::auth::clients::{ClientSettings, create_client, issue_token};
 use crate::domain::{CustomerRecord, ResellerScope};
 use crate::generate::{Generator, Plan, reseller_id};
 use crate::serve;
@@ -54,7 +54,12 @@ pub async fn run(args: DemoOptions) -> Result<()> {
     let client_id = match existing {
         Some(client) => client.client_id,
         None => {
-            create_client(store.as_ref(), DEMO_CLIENT, ResellerScope::All, None)
+            let settings = ClientSettings {
+                scope: ResellerScope::All,
+                rate_limit: None,
+                api_version: Default::default(),
+            };
+            create_client(store.as_ref(), DEMO_CLIENT, settings)
                 .await?
                 .client
                 .client_id

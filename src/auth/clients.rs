@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use super::secret::{hash_secret, new_client_id, new_secret};
 use super::token::{DEFAULT_TTL_SECS, TokenSigner};
 use super::unix_now;
-use crate::domain::{ClientRecord, ResellerScope};
+use crate::domain::{ApiVersion, ClientRecord, ResellerScope};
 use crate::store::Store;
 
 /// A freshly created client and its secret, which exists nowhere else.
@@ -17,12 +17,16 @@ pub struct CreatedClient {
     pub secret: String,
 }
 
-pub async fn create_client(
-    store: &dyn Store,
-    name: &str,
-    scope: ResellerScope,
-    rate_limit: Option<u32>,
-) -> Result<CreatedClient> {
+/// What a new client is allowed and pinned to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSettings {
+    pub scope: ResellerScope,
+    /// Requests per second; `None` follows the server's `--rate-limit`.
+    pub rate_limit: Option<u32>,
+    pub api_version: ApiVersion,
+}
+
+pub async fn create_client(store: &dyn Store, name: &str, settings: ClientSettings) -> Result<CreatedClient> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         bail!("--name must be 1 to 200 characters");
@@ -32,9 +36,10 @@ pub async fn create_client(
         client_id: new_client_id(),
         name: name.to_owned(),
         secret_hash: hash_secret(&secret)?,
-        scope,
-        rate_limit,
+        scope: settings.scope,
+        rate_limit: settings.rate_limit,
         enabled: true,
+        api_version: settings.api_version,
         token_epoch: 0,
         created_at: unix_now() as i64,
     };

@@ -96,6 +96,7 @@ struct State {
 }
 
 struct Cell {
+    reseller_id: Box<str>,
     index: RwLock<ResellerIndex>,
 }
 
@@ -267,8 +268,68 @@ impl Catalog {
     }
 }
 
+/// A customer as the catalog holds it, with its document's hash (the
+/// strong ETag, the same on every server).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub record: CustomerRecord,
+    pub tag: u64,
+}
+
+impl Catalog {
+    /// One customer, by id.
+    pub fn customer(&self, customer_id: &str) -> Option<Found> {
+        let state = self.state();
+        // A customer moving to another reseller is briefly found at its old
+        // place after it left it: look again.
+        for _ in 0..3 {
+            let location = state.shared.locator.read().expect("locator lock").get(customer_id)?;
+            let (reseller_id, cell) = state.reseller_of(location.reseller)?;
+            let index = cell.index.read().expect("reseller lock");
+            if index.customer_id(location.slot) != Some(customer_id.as_bytes()) {
+                drop(index);
+                std::thread::yield_now();
+                continue;
+            }
+            return Some(found(&state, reseller_id, &index, location.slot));
+        }
+        None
+    }
+
+    /// The customers of a reseller whose folded company name is `name_key`.
+    pub fn namesakes(&self, reseller_id: &str, name_key: &str) -> Vec<Found> {
+        let state = self.state();
+        let Some(cell) = state.cell(reseller_id) else {
+            return Vec::new();
+        };
+        let index = cell.index.read().expect("reseller lock");
+        index
+            .named(name_key)
+            .into_iter()
+            .map(|slot| found(&state, reseller_id, &index, slot))
+            .collect()
+    }
+}
+
+/// The customer in `slot` of `index` (read under its lock).
+fn found(state: &State, reseller_id: &str, index: &ResellerIndex, slot: u32) -> Found {
+    let records = state.shared.documents.reader();
+    let record = records.record(index.doc(slot));
+    Found {
+        record: CustomerRecord {
+            customer_id: String::from_utf8_lossy(index.customer_id(slot).unwrap_or_default()).into_owned(),
+            reseller_id: reseller_id.to_owned(),
+            status: index.status(slot),
+            created_at: index.created(slot),
+            name_key: String::from_utf8_lossy(index.name_key(slot)).into_owned(),
+            doc: String::from_utf8_lossy(record.document).into_owned(),
+        },
+        tag: record.tag,
+    }
+}
+
 /// A hash of a stored document: its strong ETag, the same on every server.
-fn tag_of(document: &[u8]) -> u64 {
+pub fn tag_of(document: &[u8]) -> u64 {
     let digest = Sha256::digest(document);
     u64::from_be_bytes(digest[..8].try_into().expect("eight bytes"))
 }
@@ -332,8 +393,9 @@ async fn build(store: &dyn Store, options: &CatalogOptions) -> Result<State> {
         let mut resellers = HashMap::with_capacity(builders.len());
         let mut cells = Vec::with_capacity(builders.len());
         for (reseller_id, slots) in builders {
-            resellers.insert(reseller_id, cells.len() as u32);
+            resellers.insert(reseller_id.clone(), cells.len() as u32);
             cells.push(Arc::new(Cell {
+                reseller_id,
                 index: RwLock::new(ResellerIndex::new(slots, trigram_min)),
             }));
         }
@@ -374,6 +436,12 @@ async fn build(store: &dyn Store, options: &CatalogOptions) -> Result<State> {
 impl State {
     fn cell(&self, reseller_id: &str) -> Option<&Arc<Cell>> {
         self.resellers.get(reseller_id).map(|&r| &self.cells[r as usize])
+    }
+
+    /// The reseller numbered `number`, and its id.
+    fn reseller_of(&self, number: u32) -> Option<(&str, &Arc<Cell>)> {
+        let cell = self.cells.get(number as usize)?;
+        Some((&cell.reseller_id, cell))
     }
 
     /// Where `customer_id` is, confirmed against the index.
@@ -527,6 +595,7 @@ impl Inner {
         for reseller_id in new {
             resellers.insert(reseller_id.into(), cells.len() as u32);
             cells.push(Arc::new(Cell {
+                reseller_id: reseller_id.into(),
                 index: RwLock::new(ResellerIndex::new(Default::default(), self.options.trigram_min)),
             }));
         }

@@ -4,6 +4,7 @@
 //! Depends on nothing above `domain`.
 
 use super::scope::ResellerScope;
+use super::version::ApiVersion;
 
 /// A partner integration (SPEC §4), as stored.
 #[derive(Clone, PartialEq, Eq)]
@@ -17,6 +18,8 @@ pub struct ClientRecord {
     /// Requests per second; `None` follows the server's `--rate-limit`, 0 is unlimited.
     pub rate_limit: Option<u32>,
     pub enabled: bool,
+    /// The API version its requests get unless they ask for another.
+    pub api_version: ApiVersion,
     /// Bumped when the client is disabled or its secret rotated: tokens
     /// carry the epoch they were issued at, so older ones stop working.
     pub token_epoch: i64,
@@ -34,6 +37,7 @@ impl std::fmt::Debug for ClientRecord {
             .field("scope", &self.scope)
             .field("rate_limit", &self.rate_limit)
             .field("enabled", &self.enabled)
+            .field("api_version", &self.api_version)
             .field("token_epoch", &self.token_epoch)
             .field("created_at", &self.created_at)
             .finish()
@@ -53,6 +57,7 @@ mod tests {
             scope: ResellerScope::All,
             rate_limit: None,
             enabled: true,
+            api_version: ApiVersion::default(),
             token_epoch: 0,
             created_at: 0,
         };

@@ -192,9 +192,10 @@ fn company_profile(input: Map<String, Value>) -> Result<(Map<String, Value>, Str
     Ok((out, company_name))
 }
 
-/// How an optional string field is checked.
-#[derive(Clone, Copy)]
-enum Rule {
+/// How a string field is checked: the rules imports and API writes share
+/// (`super::write` uses them for the fields a partner writes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Rule {
     /// At most this many characters.
     MaxChars(usize),
     /// "" or one of these.
@@ -203,6 +204,10 @@ enum Rule {
     Date,
     /// "" or an IETF language tag such as `en-US`.
     LanguageTag,
+    /// An ISO 3166-1 alpha-2 country code (API writes require it).
+    Country,
+    /// An email address: an RFC 5322 addr-spec, UTF-8 allowed (RFC 6532).
+    Email,
 }
 
 impl Rule {
@@ -210,8 +215,12 @@ impl Rule {
         Rule::MaxChars(chars)
     }
 
-    fn check(self, value: &str) -> Result<(), String> {
+    pub(super) fn check(self, value: &str) -> Result<(), String> {
         match self {
+            Rule::Country if super::formats::is_country(value) => Ok(()),
+            Rule::Country => Err("must be an ISO 3166-1 alpha-2 country code".into()),
+            Rule::Email if value.chars().count() <= 250 && super::formats::is_email(value) => Ok(()),
+            Rule::Email => Err("must be an email address".into()),
             Rule::MaxChars(max) if value.chars().count() > max => Err(format!("must be at most {max} characters")),
             Rule::MaxChars(_) => Ok(()),
             _ if value.is_empty() => Ok(()),

@@ -6,10 +6,13 @@
 pub mod client;
 pub mod customer;
 pub mod form;
+pub mod formats;
 pub mod pattern;
 pub mod query;
 pub mod scope;
 pub mod status;
+pub mod version;
+pub mod write;
 
 pub use client::ClientRecord;
 pub use customer::{CustomerRecord, RecordError};
@@ -17,3 +20,4 @@ pub use pattern::{NamePattern, PatternShape, fold};
 pub use query::{CreatedRange, Limit, ListQuery, SortKey, SortOrder};
 pub use scope::ResellerScope;
 pub use status::{Status, StatusSet};
+pub use version::ApiVersion;

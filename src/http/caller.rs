@@ -12,9 +12,10 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, header};
 
 use super::error::{ApiError, whole_seconds};
+use super::headers::X_API_VERSION;
 use super::middleware::{ClientId, routed};
 use crate::app::App;
-use crate::domain::ClientRecord;
+use crate::domain::{ApiVersion, ClientRecord};
 use crate::limits::{RateDecision, RatePolicy};
 
 static X_API_KEY: header::HeaderName = header::HeaderName::from_static("x-api-key");
@@ -31,23 +32,37 @@ pub struct Caller {
 pub struct Answer {
     client: Option<Arc<ClientRecord>>,
     rate: Option<RateDecision>,
+    /// The API version answered in (`X-Api-Version`, SPEC §7).
+    version: Option<ApiVersion>,
     result: Result<Response, ApiError>,
 }
 
+/// What a handler answers once the caller is admitted: the response (or
+/// error) and the API version it was answered in, if the request asked
+/// for one (else the client's).
+pub type Handled = (Result<Response, ApiError>, Option<ApiVersion>);
+
 impl Answer {
     /// The answer to a request that got past [`admit`].
-    pub fn from(caller: Caller, result: Result<Response, ApiError>) -> Self {
+    pub fn from(caller: Caller, (result, version): Handled) -> Self {
         Answer {
+            version: Some(version.unwrap_or(caller.client.api_version)),
             client: Some(caller.client),
             rate: Some(caller.rate),
             result,
         }
     }
 
-    /// The response, with the RateLimit headers, the client for the access
-    /// log, and the route that answered.
+    /// The response, with the RateLimit headers, the API version (for an
+    /// authenticated caller), the client for the access log, and the route
+    /// that answered.
     pub fn respond(self, route: &'static str) -> Response {
         let mut response = self.result.unwrap_or_else(IntoResponse::into_response);
+        if let Some(version) = self.version.or(self.client.as_ref().map(|client| client.api_version)) {
+            response
+                .headers_mut()
+                .insert(X_API_VERSION.clone(), HeaderValue::from_static(version.as_str()));
+        }
         if let Some(decision) = self.rate {
             rate_headers(response.headers_mut(), decision);
         }
@@ -64,6 +79,7 @@ pub async fn admit(app: &App, headers: &HeaderMap, reseller_id: Option<&str>) ->
     let refuse = |client, rate, error: ApiError| Answer {
         client,
         rate,
+        version: None,
         result: Err(error),
     };
     let client = app

@@ -1,7 +1,8 @@
 //! The one error type of the API and its code table (SPEC §3): every error,
 //! 500 included, leaves as `{"code","message","additionalDetails"}` JSON.
 //!
-//! Depends on `auth` (its error type) only.
+//! Depends on `auth` (its error type), `store` (a remembered reply) and
+//! `domain` (a body's problems).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,23 +12,47 @@ use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
 
 use crate::auth::AuthError;
+use crate::domain::write::BodyProblem;
+use crate::store::Reply;
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
 #[derive(Debug)]
 pub enum ApiError {
-    /// A bad `Accept`, `Content-Type` or `X-Request-Id` header; details name it.
-    InvalidHeaders(Vec<String>),
+    /// Bad headers or body fields (1117); details name each.
+    InvalidFields(Vec<String>),
     /// Query-parameter problems, one detail each.
     InvalidParameters(Vec<String>),
     DuplicateRequestId,
+    /// A PATCH gives a non-editable field another value (1119).
+    NotEditable(Vec<String>),
+    /// Unknown or read-only body fields (1121).
+    UnexpectedFields(Vec<String>),
+    /// Required body fields absent (1122).
+    MissingFields(Vec<String>),
+    /// A PATCH of a pending or blocked customer (1125).
+    UpdateBlocked,
+    /// A POST duplicating a customer (1127).
+    AlreadyExists,
+    /// A bad X-Correlation-Id, or one reused for another request (4119).
+    CorrelationInvalid(&'static str),
+    /// The same X-Correlation-Id is still being processed (4122).
+    CorrelationInFlight,
     TokenMissing,
     TokenInvalid,
     ApiKeyInvalid,
     ResellerForbidden,
     UnknownReseller,
+    /// A customer unknown or outside the client's scope (1116).
+    UnknownCustomer,
     NotFound,
     MethodNotAllowed,
+    /// `If-Match` no longer matches (412).
+    PreconditionFailed,
+    /// A body over the limit (413).
+    PayloadTooLarge {
+        max_bytes: usize,
+    },
     UriTooLong {
         max_bytes: usize,
     },
@@ -49,12 +74,31 @@ impl ApiError {
     pub fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         use ApiError::*;
         match self {
-            InvalidHeaders(_) => (StatusCode::BAD_REQUEST, "1117", "Some Fields are Invalid"),
+            InvalidFields(_) => (StatusCode::BAD_REQUEST, "1117", "Some Fields are Invalid"),
             InvalidParameters(_) => (StatusCode::BAD_REQUEST, "1132", "Invalid value for search parameter"),
             DuplicateRequestId => (
                 StatusCode::BAD_REQUEST,
                 "4120",
                 "Duplicate request id, same requestId has already been processed",
+            ),
+            NotEditable(_) => (StatusCode::BAD_REQUEST, "1119", "Some fields are not editable"),
+            UnexpectedFields(_) => (
+                StatusCode::BAD_REQUEST,
+                "1121",
+                "Request contains additional unexpected fields",
+            ),
+            MissingFields(_) => (StatusCode::BAD_REQUEST, "1122", "Request is missing required fields"),
+            UpdateBlocked => (
+                StatusCode::BAD_REQUEST,
+                "1125",
+                "Account cannot be updated while status is pending or blocked",
+            ),
+            AlreadyExists => (StatusCode::BAD_REQUEST, "1127", "Account already exists"),
+            CorrelationInvalid(_) => (StatusCode::BAD_REQUEST, "4119", "Correlation ID is Invalid or Missing"),
+            CorrelationInFlight => (
+                StatusCode::BAD_REQUEST,
+                "4122",
+                "This request is already being processed. Please wait a moment and try again.",
             ),
             TokenMissing => (StatusCode::UNAUTHORIZED, "4117", "Authorization token is missing"),
             TokenInvalid => (StatusCode::UNAUTHORIZED, "4116", "Authorization token is invalid"),
@@ -65,8 +109,11 @@ impl ApiError {
                 "You are not allowed to perform that action on this resource",
             ),
             UnknownReseller => (StatusCode::NOT_FOUND, "1115", "Invalid Reseller"),
+            UnknownCustomer => (StatusCode::NOT_FOUND, "1116", "Invalid Customer"),
             NotFound => (StatusCode::NOT_FOUND, "404", "Resource not found"),
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "405", "Method not allowed"),
+            PreconditionFailed => (StatusCode::PRECONDITION_FAILED, "412", "Precondition failed"),
+            PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "413", "Payload too large"),
             UriTooLong { .. } => (StatusCode::URI_TOO_LONG, "414", "Request URI too long"),
             HeadersTooLarge { .. } => (
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -84,7 +131,13 @@ impl ApiError {
 
     fn details(&self) -> Vec<String> {
         match self {
-            ApiError::InvalidHeaders(details) | ApiError::InvalidParameters(details) => details.clone(),
+            ApiError::InvalidFields(details)
+            | ApiError::InvalidParameters(details)
+            | ApiError::NotEditable(details)
+            | ApiError::UnexpectedFields(details)
+            | ApiError::MissingFields(details) => details.clone(),
+            ApiError::CorrelationInvalid(detail) => vec![(*detail).to_owned()],
+            ApiError::PayloadTooLarge { max_bytes } => vec![format!("the body must be at most {max_bytes} bytes")],
             ApiError::UriTooLong { max_bytes } => vec![format!("the URI must be at most {max_bytes} bytes")],
             ApiError::HeadersTooLarge { max_bytes } => {
                 vec![format!("the request headers must be at most {max_bytes} bytes in all")]
@@ -92,6 +145,46 @@ impl ApiError {
             _ => Vec::new(),
         }
     }
+
+    /// The error as a write remembers it (SPEC §7): status and JSON body.
+    pub fn reply(&self) -> Reply {
+        let (status, code, message) = self.parts();
+        Reply {
+            status: status.as_u16(),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: json!({"code": code, "message": message, "additionalDetails": self.details()})
+                .to_string()
+                .into_bytes(),
+        }
+    }
+}
+
+impl From<BodyProblem> for ApiError {
+    fn from(problem: BodyProblem) -> Self {
+        let details = problem.details();
+        match problem {
+            BodyProblem::NotObject | BodyProblem::Invalid(_) => ApiError::InvalidFields(details),
+            BodyProblem::Unexpected(_) => ApiError::UnexpectedFields(details),
+            BodyProblem::Missing(_) => ApiError::MissingFields(details),
+            BodyProblem::NotEditable(_) => ApiError::NotEditable(details),
+        }
+    }
+}
+
+/// A remembered (or just decided) answer as a response.
+pub fn replied(reply: &Reply) -> Response {
+    let mut response = Response::new(axum::body::Body::from(reply.body.clone()));
+    *response.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    for (name, value) in &reply.headers {
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::try_from(name.as_str()),
+            HeaderValue::try_from(value.as_str()),
+        ) {
+            headers.insert(name, value);
+        }
+    }
+    response
 }
 
 /// The cause of a 500, handed to the access log (never to the client).

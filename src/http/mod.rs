@@ -3,9 +3,11 @@
 //!
 //! Depends on `app`, `catalog`, `auth`, `limits`, `store`, `logs` and `domain`.
 
+pub mod accounts;
 pub mod caller;
 pub mod customers;
 pub mod error;
+pub mod headers;
 pub mod health;
 pub mod middleware;
 pub mod token;
@@ -36,7 +38,10 @@ pub fn router(app: Arc<App>) -> Router {
     });
     Router::new()
         .route(customers::ROUTE, get(customers::list))
+        .route(accounts::CUSTOMERS_ROUTE, post(accounts::create))
+        .route(accounts::CUSTOMER_ROUTE, get(accounts::get).patch(accounts::update))
         .route(token::ROUTE, post(token::issue))
+        .route(token::ROUTE_V2, post(token::issue_v2))
         .route(health::ROUTE, get(health::health))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(middleware::method_not_allowed)

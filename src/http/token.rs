@@ -1,5 +1,8 @@
-//! `POST /ims/token/v3` (SPEC §4): the OAuth 2.0 client-credentials grant.
-//! Errors here follow RFC 6749 §5.2 (`{"error": …}`), as OAuth clients expect.
+//! `POST /ims/token/v3` (SPEC §4): the OAuth 2.0 client-credentials grant;
+//! and `POST /ims/token/v2` (SPEC §7), the identity service's older form:
+//! parameters in the query string or the form body, `expires_in` in
+//! milliseconds. Errors follow RFC 6749 §5.2 (`{"error": …}`), as OAuth
+//! clients expect.
 //!
 //! Depends on `app`, `auth`, `domain` and its siblings `error` and `middleware`.
 
@@ -10,12 +13,12 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use serde_json::json;
 
 use crate::app::App;
 use crate::auth::authorization_credentials;
-use crate::auth::clients::token_for;
+use crate::auth::clients::{IssuedToken, token_for};
 use crate::auth::secret::{decoy_hash, verify_secret};
 use crate::auth::token::DEFAULT_TTL_SECS;
 use crate::domain::form;
@@ -61,14 +64,33 @@ fn no_store_headers() -> [(header::HeaderName, HeaderValue); 3] {
 }
 
 pub const ROUTE: &str = "/ims/token/v3";
+pub const ROUTE_V2: &str = "/ims/token/v2";
 
 pub async fn issue(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
-    let response = match grant(&app, &headers, body).await {
-        Ok(response) => response,
+    let response = respond(grant(&app, &headers, None, body).await, |token| token.expires_in);
+    super::middleware::routed(ROUTE, response)
+}
+
+pub async fn issue_v2(State(app): State<Arc<App>>, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+    let granted = grant(&app, &headers, Some(uri.query().unwrap_or_default()), body).await;
+    let response = respond(granted, |token| token.expires_in.saturating_mul(1000));
+    super::middleware::routed(ROUTE_V2, response)
+}
+
+/// The token response, `expires_in` as `lifetime` gives it; or the error.
+fn respond(granted: Result<IssuedToken, Failure>, lifetime: impl Fn(&IssuedToken) -> u64) -> Response {
+    match granted {
+        Ok(token) => {
+            let body = json!({
+                "access_token": token.access_token,
+                "token_type": "bearer",
+                "expires_in": lifetime(&token),
+            });
+            (StatusCode::OK, no_store_headers(), body.to_string()).into_response()
+        }
         Err(Failure::OAuth(error)) => error.into_response(),
         Err(Failure::Internal(error)) => super::ApiError::Internal(error).into_response(),
-    };
-    super::middleware::routed(ROUTE, response)
+    }
 }
 
 enum Failure {
@@ -89,22 +111,28 @@ struct Credentials {
     basic: bool,
 }
 
-async fn grant(app: &App, headers: &HeaderMap, body: Body) -> Result<Response, Failure> {
+/// Checks the grant and issues a token. Parameters come from the form body
+/// and, for v2, from `query` too; none may be given twice.
+async fn grant(app: &App, headers: &HeaderMap, query: Option<&str>, body: Body) -> Result<IssuedToken, Failure> {
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
-    if !is_form {
-        return Err(OAuthError::InvalidRequest("the body must be application/x-www-form-urlencoded").into());
-    }
     let body = to_bytes(body, app.limits.max_body_bytes)
         .await
         .map_err(|_| OAuthError::InvalidRequest("the body is too large"))?;
+    // v3 takes its parameters from a form body only; v2 from either.
+    if !is_form && (query.is_none() || !body.is_empty()) {
+        return Err(OAuthError::InvalidRequest("the body must be application/x-www-form-urlencoded").into());
+    }
     let body = std::str::from_utf8(&body).map_err(|_| OAuthError::InvalidRequest("the body must be UTF-8"))?;
 
     let mut params: Vec<(String, String)> = Vec::new();
-    for (key, value) in form::pairs(body) {
+    for (key, value) in form::pairs(query.unwrap_or_default())
+        .into_iter()
+        .chain(form::pairs(body))
+    {
         let value = value.map_err(|_| OAuthError::InvalidRequest("parameters must be UTF-8"))?;
         if params.iter().any(|(k, _)| *k == key) {
             // RFC 6749 §3.2: parameters must not be repeated.
@@ -146,13 +174,7 @@ async fn grant(app: &App, headers: &HeaderMap, body: Body) -> Result<Response, F
             basic: credentials.basic,
         })?;
 
-    let token = token_for(app.auth.signer(), &client, DEFAULT_TTL_SECS);
-    let body = json!({
-        "access_token": token.access_token,
-        "token_type": "bearer",
-        "expires_in": token.expires_in,
-    });
-    Ok((StatusCode::OK, no_store_headers(), body.to_string()).into_response())
+    Ok(token_for(app.auth.signer(), &client, DEFAULT_TTL_SECS))
 }
 
 /// `client_secret_basic` or `client_secret_post`, never both (RFC 6749 §2.3.1).

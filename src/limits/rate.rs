@@ -133,6 +133,7 @@ mod tests {
             scope: ResellerScope::All,
             rate_limit,
             enabled: true,
+            api_version: Default::default(),
             token_epoch: 0,
             created_at: 0,
         }

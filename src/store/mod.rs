@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 
 pub use import::{ImportError, ImportItem, RecordSender, RecordSink, WriterStopped, import_with};
 
-use crate::domain::{ClientRecord, CustomerRecord};
+use crate::domain::{ApiVersion, ClientRecord, CustomerRecord, ResellerScope};
 
 /// The data generation: 0 for an empty database, bumped by one by every
 /// committed write. Generations are committed in order, so a server that
@@ -85,9 +85,126 @@ pub trait Store: Send + Sync + 'static {
     /// there is no such client.
     async fn replace_secret(&self, client_id: &str, secret_hash: &str) -> Result<bool>;
 
+    /// Changes some settings of a client; `None` if there is no such client.
+    async fn update_client(&self, client_id: &str, change: &ClientChange) -> Result<Option<ClientRecord>>;
+
     /// The key that signs access tokens, shared by every instance on this
     /// database; created by the first migration run.
     async fn token_key(&self) -> Result<Vec<u8>>;
+
+    /// The answer remembered for a client's correlation id, if any (SPEC §7).
+    async fn remembered(&self, client_id: &str, correlation_id: &str) -> Result<Option<Remembered>>;
+
+    /// Runs `writes` in one transaction, in order, each deciding from what
+    /// it sees of the data inside it: one commit (and one fsync) for all,
+    /// one generation for those that changed a customer. A write that fails
+    /// is rolled back alone (its own `Err`); the others commit. `retention`
+    /// bounds the remembered answers.
+    async fn write(&self, writes: Vec<CustomerWrite>, retention: Retention) -> Result<Vec<Result<WriteOutcome>>>;
+}
+
+/// A change to a client's settings (`roster clients update`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientChange {
+    pub api_version: Option<ApiVersion>,
+    pub rate_limit: Option<u32>,
+    pub scope: Option<ResellerScope>,
+}
+
+/// An answer as a write remembers it: status, the headers that belong to
+/// it (`Location`, `ETag`, …) and the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// An answer remembered for a correlation id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remembered {
+    /// What identifies the request: a hash of its method, path and body.
+    pub fingerprint: Vec<u8>,
+    pub reply: Reply,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// The request a write remembers its answer for (SPEC §7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Correlation {
+    pub client_id: String,
+    pub correlation_id: String,
+    pub fingerprint: Vec<u8>,
+}
+
+/// How long and how many remembered answers are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub window: Duration,
+    pub capacity: u64,
+}
+
+/// Which customer a write is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A new customer of this reseller with this folded name: the write
+    /// sees the reseller's customers of that name, and a fresh id.
+    New { reseller_id: String, name_key: String },
+    /// An existing customer, which the write sees as it is now (or not).
+    Existing { customer_id: String },
+    /// None: the write only remembers an answer.
+    Nothing,
+}
+
+/// What a write sees of the data, inside its transaction.
+pub struct Seen<'a> {
+    /// The target customer as it is now ([`Target::Existing`]).
+    pub current: Option<&'a CustomerRecord>,
+    /// The reseller's customers with the same folded name ([`Target::New`]).
+    pub namesakes: &'a [CustomerRecord],
+    /// The id the new customer gets ([`Target::New`]): 10 random digits,
+    /// no customer's yet.
+    pub new_id: Option<&'a str>,
+    /// Unix seconds, the transaction's now.
+    pub now: i64,
+}
+
+/// What a write decided.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Store this record (the target's, changed; or the new one) and answer so.
+    Write { record: CustomerRecord, reply: Reply },
+    /// Change nothing; answer so.
+    Answer(Reply),
+}
+
+/// One write of a batch: its target, the request it answers (if the
+/// answer is to be remembered), and how it decides. `decide` is pure: it
+/// may run more than once (a new customer's id may collide).
+pub struct CustomerWrite {
+    pub target: Target,
+    pub correlation: Option<Correlation>,
+    pub decide: Box<dyn Fn(&Seen<'_>) -> Decision + Send + Sync>,
+}
+
+/// What became of one write.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteOutcome {
+    /// The customer was stored in `generation`.
+    Written { reply: Reply, generation: Generation },
+    /// Nothing changed.
+    Answered(Reply),
+    /// Another request with the same correlation id got there first: its
+    /// answer is remembered ([`Store::remembered`]).
+    Duplicate,
+}
+
+/// A new customer id: 10 random decimal digits, without a leading zero.
+fn new_customer_id() -> String {
+    let mut bytes = [0u8; 8];
+    rand::fill(&mut bytes);
+    (1_000_000_000 + u64::from_le_bytes(bytes) % 9_000_000_000).to_string()
 }
 
 /// Every customer of one snapshot, as [`Store::scan`] streams it. The

@@ -179,8 +179,10 @@ async fn clients_and_tokens_commands() {
     assert_eq!(
         listed,
         json!([
-            {"clientId": id, "name": "Partner A", "resellers": ["R1", "R2"], "rateLimit": 5, "enabled": true},
-            {"clientId": all["clientId"], "name": "Everything", "resellers": ["*"], "rateLimit": null, "enabled": true},
+            {"clientId": id, "name": "Partner A", "resellers": ["R1", "R2"], "rateLimit": 5, "enabled": true,
+             "apiVersion": "2025-08"},
+            {"clientId": all["clientId"], "name": "Everything", "resellers": ["*"], "rateLimit": null, "enabled": true,
+             "apiVersion": "2025-08"},
         ])
     );
     assert!(!listed.to_string().contains(&secret), "list never shows a secret");
@@ -227,6 +229,81 @@ async fn clients_and_tokens_commands() {
 }
 
 #[test]
+fn clients_are_pinned_to_an_api_version_and_can_be_updated() {
+    let database = TestDatabase::new();
+    let created = roster_json(
+        &database,
+        &[
+            "clients",
+            "create",
+            "--name",
+            "New",
+            "--resellers",
+            "R1",
+            "--api-version",
+            "2025-11",
+        ],
+    );
+    let id = created["clientId"].as_str().unwrap().to_owned();
+    assert_eq!(roster_json(&database, &["clients", "list"])[0]["apiVersion"], "2025-11");
+    let updated = roster_json(
+        &database,
+        &[
+            "clients",
+            "update",
+            &id,
+            "--api-version",
+            "2025-08",
+            "--rate-limit",
+            "7",
+            "--resellers",
+            "R3,R2",
+        ],
+    );
+    assert_eq!(
+        updated,
+        json!({"clientId": id, "name": "New", "resellers": ["R2", "R3"], "rateLimit": 7, "enabled": true,
+               "apiVersion": "2025-08"})
+    );
+    assert_eq!(roster_json(&database, &["clients", "list"]), json!([updated]));
+    let everything = roster_json(&database, &["clients", "update", &id, "--resellers", "*"]);
+    assert_eq!(everything["resellers"], json!(["*"]));
+    assert_eq!(everything["rateLimit"], 7, "what is not given stays");
+
+    let refused = |args: &[&str], code: i32, message: &str| {
+        let output = roster(&database, args);
+        assert_eq!(output.status.code(), Some(code), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    };
+    refused(
+        &["clients", "update", "nobody", "--rate-limit", "1"],
+        1,
+        "error: no client with id nobody\n",
+    );
+    refused(&["clients", "update", &id], 2, "required arguments were not provided");
+    refused(
+        &["clients", "update", &id, "--api-version", "2026-01"],
+        2,
+        "invalid value '2026-01'",
+    );
+    refused(
+        &[
+            "clients",
+            "create",
+            "--name",
+            "x",
+            "--resellers",
+            "*",
+            "--rate-limit",
+            "2147483648",
+        ],
+        2,
+        "2147483648 is not in 0..=2147483647",
+    );
+}
+
+#[test]
 fn every_command_has_help() {
     let database = TestDatabase::new();
     for command in [
@@ -238,6 +315,7 @@ fn every_command_has_help() {
         &["clients", "list"],
         &["clients", "disable"],
         &["clients", "rotate-secret"],
+        &["clients", "update"],
         &["tokens"],
         &["tokens", "issue"],
         &["demo"],
@@ -403,7 +481,8 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0_and_logs_no_secrets() {
     // A new connection is refused now.
     assert!(TcpStream::connect(&served.address).is_err());
 
-    let logs: Vec<String> = served.logs.try_iter().collect();
+    // The server exited: read its log to the end (the reader thread stops there).
+    let logs: Vec<String> = served.logs.iter().collect();
     // One access line per request, in order, naming the route that answered
     // and, once authenticated, the client.
     let access: Vec<(Value, Value, Value, Value)> = logs

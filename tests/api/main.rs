@@ -1,6 +1,7 @@
 //! Roster's integration tests: the real server on a random port, spoken to
 //! over HTTP, and the real binary, checked against SPEC.md.
 
+mod accounts;
 mod auth;
 mod cli;
 mod errors;

@@ -11,8 +11,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use roster::app::{App, AppConfig};
-use roster::auth::clients::{CreatedClient, create_client, issue_token};
-use roster::domain::{CustomerRecord, ResellerScope};
+use roster::auth::clients::{ClientSettings, CreatedClient, create_client, issue_token};
+use roster::domain::{ApiVersion, CustomerRecord, ResellerScope};
 use roster::store::{self, ImportOutcome, Store};
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -237,14 +237,19 @@ impl TestServer {
     }
 
     pub async fn client_with(&self, scope: &str, rate_limit: Option<u32>) -> Partner {
-        let CreatedClient { client, secret } = create_client(
-            self.store.as_ref(),
-            "test partner",
-            ResellerScope::parse(scope).unwrap(),
+        self.client_pinned(scope, rate_limit, ApiVersion::default()).await
+    }
+
+    /// A client pinned to `api_version`, and a token for it.
+    pub async fn client_pinned(&self, scope: &str, rate_limit: Option<u32>, api_version: ApiVersion) -> Partner {
+        let settings = ClientSettings {
+            scope: ResellerScope::parse(scope).unwrap(),
             rate_limit,
-        )
-        .await
-        .expect("creating a client");
+            api_version,
+        };
+        let CreatedClient { client, secret } = create_client(self.store.as_ref(), "test partner", settings)
+            .await
+            .expect("creating a client");
         let token = issue_token(self.store.as_ref(), &client.client_id, None)
             .await
             .expect("issuing a token")
@@ -310,6 +315,18 @@ impl RequestBuilder<'_> {
     pub fn partner(self, partner: &Partner) -> Self {
         self.header("Authorization", &format!("Bearer {}", partner.token))
             .header("X-Api-Key", &partner.key)
+    }
+
+    /// A JSON body (`Content-Type: application/json`).
+    pub fn json(mut self, body: &Value) -> Self {
+        self.body = Bytes::from(body.to_string());
+        self.header("Content-Type", "application/json")
+    }
+
+    /// A body as it is, without a content type.
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
     }
 
     pub fn form(mut self, body: &str) -> Self {

@@ -87,6 +87,30 @@ impl ResellerIndex {
         self.slots.status(slot)
     }
 
+    /// A live slot's creation date (Unix seconds).
+    pub fn created(&self, slot: u32) -> i64 {
+        self.slots.created(slot)
+    }
+
+    /// A live slot's folded company name.
+    pub fn name_key(&self, slot: u32) -> &[u8] {
+        self.slots.name(slot)
+    }
+
+    /// The slots whose folded company name is exactly `name_key`.
+    pub fn named(&self, name_key: &str) -> Vec<u32> {
+        let name = name_key.as_bytes();
+        Status::ALL
+            .iter()
+            .flat_map(|&status| {
+                let list = self.lists.get(status, Order::NameAsc);
+                let start = list.partition_point(|&slot| self.slots.name(slot) < name);
+                let end = start + list[start..].partition_point(|&slot| self.slots.name(slot) == name);
+                list[start..end].iter().copied()
+            })
+            .collect()
+    }
+
     /// Where a live slot's record is.
     pub fn doc(&self, slot: u32) -> DocRef {
         self.slots.doc(slot)

@@ -27,8 +27,9 @@ use tokio_postgres::{GenericClient, IsolationLevel, NoTls, Row};
 
 use super::migrations::{Migration, pending};
 use super::{
-    CHANGE_LOG_MAX_CUSTOMERS, CHANGE_LOG_RETENTION, Changes, CustomerScan, Generation, ImportItem, ImportOutcome,
-    SCAN_BATCH, Store, new_token_key, unix_now,
+    CHANGE_LOG_MAX_CUSTOMERS, CHANGE_LOG_RETENTION, Changes, ClientChange, CustomerScan, CustomerWrite, Decision,
+    Generation, ImportItem, ImportOutcome, Remembered, Reply, Retention, SCAN_BATCH, Seen, Store, Target, WriteOutcome,
+    new_customer_id, new_token_key, unix_now,
 };
 use crate::domain::{ClientRecord, CustomerRecord, ResellerScope, Status};
 
@@ -43,11 +44,19 @@ const MIGRATIONS: &[Migration] = &[
         name: "change log",
         sql: include_str!("migrations/0002_change_log.sql"),
     },
+    Migration {
+        version: 3,
+        name: "customer writes",
+        sql: include_str!("migrations/0003_customer_writes.sql"),
+    },
 ];
 
-/// Advisory lock keys (arbitrary, fixed): one for migrations, one for imports.
+/// Advisory lock keys (arbitrary, fixed): one for migrations, one for
+/// imports; a new customer's duplicate check locks its name (hashed) in
+/// the second keyspace.
 const MIGRATION_LOCK: i64 = 0x526f_7374_6572_0001;
 const IMPORT_LOCK: i64 = 0x526f_7374_6572_0002;
+const NAME_LOCKS: i32 = 0x526f_7374;
 
 const POOL_SIZE: usize = 16;
 
@@ -250,7 +259,7 @@ async fn trim_change_log(tx: &Transaction<'_>) -> Result<()> {
 }
 
 const CLIENT_COLUMNS: &str =
-    "client_id, name, secret_hash, all_resellers, rate_limit, enabled, token_epoch, created_at";
+    "client_id, name, secret_hash, all_resellers, rate_limit, enabled, token_epoch, created_at, api_version";
 
 /// Reads clients (`filter` is a WHERE clause on `clients`, or empty) with
 /// their scopes, in creation order.
@@ -278,8 +287,7 @@ async fn read_clients(
             args,
         )
         .await?;
-    Ok(rows
-        .iter()
+    rows.iter()
         .map(|row| {
             let client_id: String = row.get(0);
             let scope = if row.get(3) {
@@ -287,7 +295,7 @@ async fn read_clients(
             } else {
                 ResellerScope::Only(scopes.remove(&client_id).unwrap_or_default().into_iter().collect())
             };
-            ClientRecord {
+            Ok(ClientRecord {
                 scope,
                 name: row.get(1),
                 secret_hash: row.get(2),
@@ -295,10 +303,231 @@ async fn read_clients(
                 enabled: row.get(5),
                 token_epoch: row.get(6),
                 created_at: row.get(7),
+                api_version: super::sqlite::api_version(row.get(8))?,
                 client_id,
-            }
+            })
         })
-        .collect())
+        .collect()
+}
+
+/// A rate limit as the `INTEGER` column holds it.
+fn stored_rate(rate: u32) -> Result<i32> {
+    i32::try_from(rate).map_err(|_| anyhow!("a rate limit must be at most {}", i32::MAX))
+}
+
+/// Replaces a client's explicit reseller ids with `scope`'s.
+async fn write_scope(tx: &Transaction<'_>, client_id: &str, scope: &ResellerScope) -> Result<()> {
+    tx.execute("DELETE FROM client_resellers WHERE client_id = $1", &[&client_id])
+        .await?;
+    if let ResellerScope::Only(ids) = scope {
+        for id in ids {
+            tx.execute(
+                "INSERT INTO client_resellers (client_id, reseller_id) VALUES ($1, $2)",
+                &[&client_id, id],
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// One write of a batch, inside its savepoint.
+async fn write_one(
+    tx: &Transaction<'_>,
+    write: &CustomerWrite,
+    generation: &mut Option<Generation>,
+    now: i64,
+    retention: Retention,
+    changed: &mut Vec<String>,
+) -> Result<WriteOutcome> {
+    if let Some(correlation) = &write.correlation {
+        // An answer past the window is forgotten, even if not trimmed yet.
+        let cutoff = now.saturating_sub(retention.window.as_secs() as i64);
+        let expired = tx
+            .execute(
+                "DELETE FROM correlations WHERE client_id = $1 AND correlation_id = $2 AND created_at < $3",
+                &[&correlation.client_id, &correlation.correlation_id, &cutoff],
+            )
+            .await?;
+        if expired > 0 {
+            tx.execute(
+                "UPDATE roster_state SET correlations = correlations - 1 WHERE id = 1",
+                &[],
+            )
+            .await?;
+        }
+        let known = tx
+            .query_opt(
+                "SELECT 1 FROM correlations WHERE client_id = $1 AND correlation_id = $2",
+                &[&correlation.client_id, &correlation.correlation_id],
+            )
+            .await?;
+        if known.is_some() {
+            return Ok(WriteOutcome::Duplicate);
+        }
+    }
+    let select = format!("SELECT {CUSTOMER_COLUMNS} FROM customers c");
+    let (current, namesakes, new_id) = match &write.target {
+        Target::Existing { customer_id } => {
+            let row = tx
+                .query_opt(&format!("{select} WHERE c.customer_id = $1 FOR UPDATE"), &[customer_id])
+                .await?;
+            (row.map(|row| customer_row(&row, 0)).transpose()?, Vec::new(), None)
+        }
+        Target::New { reseller_id, name_key } => {
+            // Two instances creating the same name at once: one waits.
+            tx.execute(
+                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                &[&NAME_LOCKS, &format!("{reseller_id}\u{1f}{name_key}")],
+            )
+            .await?;
+            let rows = tx
+                .query(
+                    &format!("{select} WHERE c.reseller_id = $1 AND c.name_key = $2"),
+                    &[reseller_id, name_key],
+                )
+                .await?;
+            let namesakes = rows
+                .iter()
+                .map(|row| customer_row(row, 0))
+                .collect::<Result<Vec<_>>>()?;
+            let new_id = loop {
+                let candidate = new_customer_id();
+                let taken = tx
+                    .query_opt("SELECT 1 FROM customers WHERE customer_id = $1", &[&candidate])
+                    .await?;
+                if taken.is_none() {
+                    break candidate;
+                }
+            };
+            (None, namesakes, Some(new_id))
+        }
+        Target::Nothing => (None, Vec::new(), None),
+    };
+    let seen = Seen {
+        current: current.as_ref(),
+        namesakes: &namesakes,
+        new_id: new_id.as_deref(),
+        now,
+    };
+    let (outcome, reply) = match (write.decide)(&seen) {
+        Decision::Write { record, reply } => {
+            let status = record.status.number() as i16;
+            let values: [&(dyn ToSql + Sync); 6] = [
+                &record.customer_id,
+                &record.reseller_id,
+                &status,
+                &record.created_at,
+                &record.name_key,
+                &record.doc,
+            ];
+            if current.is_some() {
+                tx.execute(
+                    "UPDATE customers SET reseller_id = $2, status = $3, created_at = $4, name_key = $5, doc = $6
+                     WHERE customer_id = $1",
+                    &values,
+                )
+                .await?;
+            } else {
+                tx.execute(
+                    "INSERT INTO customers (customer_id, reseller_id, status, created_at, name_key, doc)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    &values,
+                )
+                .await?;
+            }
+            // The generation row is locked by the first write that needs it:
+            // writers of other instances wait from here to the commit.
+            let generation = match generation {
+                Some(generation) => *generation,
+                None => {
+                    let bumped: Generation = tx
+                        .query_one(
+                            "UPDATE roster_state SET generation = generation + 1 WHERE id = 1 RETURNING generation",
+                            &[],
+                        )
+                        .await?
+                        .get(0);
+                    *generation = Some(bumped);
+                    bumped
+                }
+            };
+            changed.push(record.customer_id.clone());
+            (
+                WriteOutcome::Written {
+                    reply: reply.clone(),
+                    generation,
+                },
+                reply,
+            )
+        }
+        Decision::Answer(reply) => (WriteOutcome::Answered(reply.clone()), reply),
+    };
+    if let Some(correlation) = &write.correlation {
+        let headers = serde_json::to_string(&reply.headers)?;
+        let status = i32::from(reply.status);
+        let inserted = tx
+            .execute(
+                "INSERT INTO correlations
+                     (client_id, correlation_id, fingerprint, status, headers, body, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                &[
+                    &correlation.client_id,
+                    &correlation.correlation_id,
+                    &correlation.fingerprint,
+                    &status,
+                    &headers,
+                    &reply.body,
+                    &now,
+                ],
+            )
+            .await?;
+        if inserted == 0 {
+            // Another instance's write with this id committed first.
+            return Ok(WriteOutcome::Duplicate);
+        }
+        tx.execute(
+            "UPDATE roster_state SET correlations = correlations + 1 WHERE id = 1",
+            &[],
+        )
+        .await?;
+    }
+    Ok(outcome)
+}
+
+/// Forgets remembered answers past the window, and the oldest past the
+/// capacity: a bounded number per batch.
+async fn trim_remembered(tx: &Transaction<'_>, retention: Retention, now: i64) -> Result<()> {
+    let cutoff = now.saturating_sub(retention.window.as_secs() as i64);
+    let mut forgotten = tx
+        .execute(
+            "DELETE FROM correlations WHERE (client_id, correlation_id) IN
+                 (SELECT client_id, correlation_id FROM correlations WHERE created_at < $1 ORDER BY created_at LIMIT 256)",
+            &[&cutoff],
+        )
+        .await?;
+    let kept: i64 = tx
+        .query_one("SELECT correlations FROM roster_state WHERE id = 1", &[])
+        .await?
+        .get(0);
+    let over = (kept - forgotten as i64 - retention.capacity as i64).clamp(0, 256);
+    if over > 0 {
+        forgotten += tx
+            .execute(
+                "DELETE FROM correlations WHERE (client_id, correlation_id) IN
+                     (SELECT client_id, correlation_id FROM correlations ORDER BY created_at LIMIT $1)",
+                &[&over],
+            )
+            .await?;
+    }
+    if forgotten > 0 {
+        tx.execute(
+            "UPDATE roster_state SET correlations = correlations - $1 WHERE id = 1",
+            &[&(forgotten as i64)],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -490,9 +719,9 @@ impl Store for PostgresStore {
     async fn insert_client(&self, record: &ClientRecord) -> Result<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let rate_limit = record.rate_limit.map(|r| r as i32);
+        let rate_limit = record.rate_limit.map(stored_rate).transpose()?;
         tx.execute(
-            &format!("INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
+            &format!("INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"),
             &[
                 &record.client_id,
                 &record.name,
@@ -502,18 +731,11 @@ impl Store for PostgresStore {
                 &record.enabled,
                 &record.token_epoch,
                 &record.created_at,
+                &record.api_version.as_str(),
             ],
         )
         .await?;
-        if let ResellerScope::Only(ids) = &record.scope {
-            for id in ids {
-                tx.execute(
-                    "INSERT INTO client_resellers (client_id, reseller_id) VALUES ($1, $2)",
-                    &[&record.client_id, id],
-                )
-                .await?;
-            }
-        }
+        write_scope(&tx, &record.client_id, &record.scope).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -558,6 +780,93 @@ impl Store for PostgresStore {
             .query_one("SELECT token_key FROM roster_state WHERE id = 1", &[])
             .await?
             .get(0))
+    }
+
+    async fn update_client(&self, client_id: &str, change: &ClientChange) -> Result<Option<ClientRecord>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let exists = tx
+            .query_opt("SELECT 1 FROM clients WHERE client_id = $1 FOR UPDATE", &[&client_id])
+            .await?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        if let Some(version) = change.api_version {
+            tx.execute(
+                "UPDATE clients SET api_version = $2 WHERE client_id = $1",
+                &[&client_id, &version.as_str()],
+            )
+            .await?;
+        }
+        if let Some(rate_limit) = change.rate_limit {
+            tx.execute(
+                "UPDATE clients SET rate_limit = $2 WHERE client_id = $1",
+                &[&client_id, &stored_rate(rate_limit)?],
+            )
+            .await?;
+        }
+        if let Some(scope) = &change.scope {
+            tx.execute(
+                "UPDATE clients SET all_resellers = $2 WHERE client_id = $1",
+                &[&client_id, &(*scope == ResellerScope::All)],
+            )
+            .await?;
+            write_scope(&tx, client_id, scope).await?;
+        }
+        let updated = read_clients(&*tx, "WHERE client_id = $1", &[&client_id]).await?.pop();
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    async fn remembered(&self, client_id: &str, correlation_id: &str) -> Result<Option<Remembered>> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT fingerprint, status, headers, body, created_at FROM correlations
+                 WHERE client_id = $1 AND correlation_id = $2",
+            )
+            .await?;
+        let Some(row) = client.query_opt(&statement, &[&client_id, &correlation_id]).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Remembered {
+            fingerprint: row.get(0),
+            reply: Reply {
+                status: u16::try_from(row.get::<_, i32>(1))?,
+                headers: serde_json::from_str(row.get(2))?,
+                body: row.get(3),
+            },
+            created_at: row.get(4),
+        }))
+    }
+
+    async fn write(&self, writes: Vec<CustomerWrite>, retention: Retention) -> Result<Vec<Result<WriteOutcome>>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let now = unix_now();
+        let mut generation = None;
+        let mut changed = Vec::new();
+        let mut outcomes = Vec::with_capacity(writes.len());
+        for write in &writes {
+            tx.batch_execute("SAVEPOINT write").await?;
+            let outcome = write_one(&tx, write, &mut generation, now, retention, &mut changed).await;
+            if outcome.as_ref().is_ok_and(|o| *o != WriteOutcome::Duplicate) {
+                tx.batch_execute("RELEASE write").await?;
+            } else {
+                tx.batch_execute("ROLLBACK TO write; RELEASE write").await?;
+            }
+            outcomes.push(outcome);
+        }
+        if let Some(generation) = generation {
+            tx.execute("CREATE TEMPORARY TABLE written (customer_id TEXT) ON COMMIT DROP", &[])
+                .await?;
+            tx.execute("INSERT INTO written SELECT unnest($1::TEXT[])", &[&changed])
+                .await?;
+            log_generation(&tx, generation, changed.len() as i64, "written").await?;
+        }
+        trim_remembered(&tx, retention, now).await?;
+        tx.commit().await?;
+        Ok(outcomes)
     }
 }
 

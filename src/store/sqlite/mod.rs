@@ -26,10 +26,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::migrations::{Migration, pending};
 use super::{
-    CHANGE_LOG_MAX_CUSTOMERS, CHANGE_LOG_RETENTION, Changes, CustomerScan, Generation, ImportItem, ImportOutcome,
-    SCAN_BATCH, Store, new_token_key, unix_now,
+    CHANGE_LOG_MAX_CUSTOMERS, CHANGE_LOG_RETENTION, Changes, ClientChange, CustomerScan, CustomerWrite, Decision,
+    Generation, ImportItem, ImportOutcome, Remembered, Reply, Retention, SCAN_BATCH, Seen, Store, Target, WriteOutcome,
+    new_customer_id, new_token_key, unix_now,
 };
-use crate::domain::{ClientRecord, CustomerRecord, ResellerScope, Status};
+use crate::domain::{ApiVersion, ClientRecord, CustomerRecord, ResellerScope, Status};
 
 /// Versioned migrations, applied in order and recorded in `schema_migrations`.
 const MIGRATIONS: &[Migration] = &[
@@ -42,6 +43,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "change log",
         sql: include_str!("migrations/0002_change_log.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "customer writes",
+        sql: include_str!("migrations/0003_customer_writes.sql"),
     },
 ];
 
@@ -93,8 +99,10 @@ impl Pool {
 fn connect(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path).with_context(|| format!("opening SQLite database {}", path.display()))?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // FULL: a write that returned survives a power cut (WAL mode syncs the
+    // log at each commit; only writes commit).
     conn.execute_batch(
-        "PRAGMA synchronous = NORMAL;
+        "PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
          PRAGMA cache_size = -8192;",
     )?;
@@ -342,7 +350,7 @@ impl ChangedCustomers {
 
 /// The columns of `clients` a [`ClientRecord`] is read from, in order.
 const CLIENT_COLUMNS: &str =
-    "client_id, name, secret_hash, all_resellers, rate_limit, enabled, token_epoch, created_at";
+    "client_id, name, secret_hash, all_resellers, rate_limit, enabled, token_epoch, created_at, api_version";
 
 /// Reads clients (`filter` is a WHERE clause on `clients`, or empty) with
 /// their scopes, in creation order.
@@ -377,9 +385,178 @@ fn read_clients(conn: &Connection, filter: &str, args: &[&dyn rusqlite::ToSql]) 
             enabled: row.get(5)?,
             token_epoch: row.get(6)?,
             created_at: row.get(7)?,
+            api_version: api_version(&row.get::<_, String>(8)?)?,
         });
     }
     Ok(clients)
+}
+
+/// A stored API version.
+pub(super) fn api_version(text: &str) -> Result<ApiVersion> {
+    ApiVersion::parse(text).ok_or_else(|| anyhow!("a client has an unknown API version {text:?}"))
+}
+
+/// Replaces a client's explicit reseller ids with `scope`'s.
+fn write_scope(tx: &Transaction<'_>, client_id: &str, scope: &ResellerScope) -> Result<()> {
+    tx.execute("DELETE FROM client_resellers WHERE client_id = ?1", [client_id])?;
+    if let ResellerScope::Only(ids) = scope {
+        let mut stmt = tx.prepare_cached("INSERT INTO client_resellers (client_id, reseller_id) VALUES (?1, ?2)")?;
+        for id in ids {
+            stmt.execute(params![client_id, id])?;
+        }
+    }
+    Ok(())
+}
+
+/// The customer with this id, as stored.
+fn customer(tx: &Transaction<'_>, customer_id: &str) -> Result<Option<CustomerRecord>> {
+    let mut stmt = tx.prepare_cached(&format!(
+        "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE customer_id = ?1"
+    ))?;
+    let mut rows = stmt.query([customer_id])?;
+    rows.next()?.map(customer_row).transpose()
+}
+
+/// One write of a batch, inside its savepoint.
+fn write_one(
+    tx: &Transaction<'_>,
+    write: &CustomerWrite,
+    generation: Generation,
+    now: i64,
+    retention: Retention,
+    changed: &mut ChangedCustomers,
+) -> Result<WriteOutcome> {
+    if let Some(correlation) = &write.correlation {
+        // An answer past the window is forgotten, even if not trimmed yet.
+        let expired = tx.execute(
+            "DELETE FROM correlations WHERE client_id = ?1 AND correlation_id = ?2 AND created_at < ?3",
+            params![
+                correlation.client_id,
+                correlation.correlation_id,
+                now.saturating_sub(retention.window.as_secs() as i64)
+            ],
+        )?;
+        if expired > 0 {
+            tx.execute(
+                "UPDATE roster_state SET correlations = correlations - 1 WHERE id = 1",
+                [],
+            )?;
+        }
+        let known: bool = tx
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM correlations WHERE client_id = ?1 AND correlation_id = ?2)")?
+            .query_row(params![correlation.client_id, correlation.correlation_id], |r| r.get(0))?;
+        if known {
+            return Ok(WriteOutcome::Duplicate);
+        }
+    }
+    let (current, namesakes, new_id) = match &write.target {
+        Target::Existing { customer_id } => (customer(tx, customer_id)?, Vec::new(), None),
+        Target::New { reseller_id, name_key } => {
+            let mut stmt = tx.prepare_cached(&format!(
+                "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE reseller_id = ?1 AND name_key = ?2"
+            ))?;
+            let mut rows = stmt.query([reseller_id, name_key])?;
+            let mut namesakes = Vec::new();
+            while let Some(row) = rows.next()? {
+                namesakes.push(customer_row(row)?);
+            }
+            let new_id = loop {
+                let candidate = new_customer_id();
+                if customer(tx, &candidate)?.is_none() {
+                    break candidate;
+                }
+            };
+            (None, namesakes, Some(new_id))
+        }
+        Target::Nothing => (None, Vec::new(), None),
+    };
+    let seen = Seen {
+        current: current.as_ref(),
+        namesakes: &namesakes,
+        new_id: new_id.as_deref(),
+        now,
+    };
+    let (outcome, reply) = match (write.decide)(&seen) {
+        Decision::Write { record, reply } => {
+            let values = params![
+                record.customer_id,
+                record.reseller_id,
+                record.status.number(),
+                record.created_at,
+                record.name_key,
+                record.doc
+            ];
+            if current.is_some() {
+                tx.prepare_cached(
+                    "UPDATE customers SET reseller_id = ?2, status = ?3, created_at = ?4, name_key = ?5, doc = ?6
+                     WHERE customer_id = ?1",
+                )?
+                .execute(values)?;
+            } else {
+                tx.prepare_cached(
+                    "INSERT INTO customers (customer_id, reseller_id, status, created_at, name_key, doc)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(values)?;
+            }
+            changed.add(&record.customer_id);
+            let outcome = WriteOutcome::Written {
+                reply: reply.clone(),
+                generation,
+            };
+            (outcome, reply)
+        }
+        Decision::Answer(reply) => (WriteOutcome::Answered(reply.clone()), reply),
+    };
+    if let Some(correlation) = &write.correlation {
+        let headers = serde_json::to_string(&reply.headers)?;
+        tx.prepare_cached(
+            "INSERT INTO correlations
+                 (client_id, correlation_id, fingerprint, status, headers, body, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            correlation.client_id,
+            correlation.correlation_id,
+            correlation.fingerprint,
+            reply.status,
+            headers,
+            reply.body,
+            now
+        ])?;
+        tx.execute(
+            "UPDATE roster_state SET correlations = correlations + 1 WHERE id = 1",
+            [],
+        )?;
+    }
+    Ok(outcome)
+}
+
+/// Forgets remembered answers past the window, and the oldest past the
+/// capacity: a bounded number per batch, so a batch's cost stays small.
+fn trim_remembered(tx: &Transaction<'_>, retention: Retention, now: i64) -> Result<()> {
+    let cutoff = now.saturating_sub(retention.window.as_secs() as i64);
+    let mut forgotten = tx.execute(
+        "DELETE FROM correlations WHERE (client_id, correlation_id) IN
+             (SELECT client_id, correlation_id FROM correlations WHERE created_at < ?1 ORDER BY created_at LIMIT 256)",
+        [cutoff],
+    )?;
+    let kept: i64 = tx.query_row("SELECT correlations FROM roster_state WHERE id = 1", [], |r| r.get(0))?;
+    let over = (kept - forgotten as i64 - retention.capacity as i64).clamp(0, 256);
+    if over > 0 {
+        forgotten += tx.execute(
+            "DELETE FROM correlations WHERE (client_id, correlation_id) IN
+                 (SELECT client_id, correlation_id FROM correlations ORDER BY created_at LIMIT ?1)",
+            [over],
+        )?;
+    }
+    if forgotten > 0 {
+        tx.execute(
+            "UPDATE roster_state SET correlations = correlations - ?1 WHERE id = 1",
+            [forgotten as i64],
+        )?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -442,9 +619,8 @@ impl Store for SqliteStore {
         let path = self.pool.path.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = connect(&path)?;
-            // A bigger page cache keeps a large import's B-tree pages in
-            // memory; FULL makes the commit durable when it returns.
-            conn.execute_batch("PRAGMA cache_size = -131072; PRAGMA synchronous = FULL;")?;
+            // A bigger page cache keeps a large import's B-tree pages in memory.
+            conn.execute_batch("PRAGMA cache_size = -131072;")?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let generation = generation(&tx)? + 1;
             let mut changed = ChangedCustomers::default();
@@ -501,7 +677,7 @@ impl Store for SqliteStore {
         self.run(move |conn| {
             let tx = conn.transaction()?;
             tx.execute(
-                &format!("INSERT INTO clients ({CLIENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                &format!("INSERT INTO clients ({CLIENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
                 params![
                     client.client_id,
                     client.name,
@@ -510,15 +686,11 @@ impl Store for SqliteStore {
                     client.rate_limit,
                     client.enabled,
                     client.token_epoch,
-                    client.created_at
+                    client.created_at,
+                    client.api_version.as_str()
                 ],
             )?;
-            if let ResellerScope::Only(ids) = &client.scope {
-                let mut stmt = tx.prepare("INSERT INTO client_resellers (client_id, reseller_id) VALUES (?1, ?2)")?;
-                for id in ids {
-                    stmt.execute(params![client.client_id, id])?;
-                }
-            }
+            write_scope(&tx, &client.client_id, &client.scope)?;
             tx.commit()?;
             Ok(())
         })
@@ -562,6 +734,106 @@ impl Store for SqliteStore {
             conn.query_row("SELECT token_key FROM roster_state WHERE id = 1", [], |r| r.get(0))
                 .optional()?
                 .ok_or_else(|| anyhow!("the database has no token key: migrations did not run"))
+        })
+        .await
+    }
+
+    async fn update_client(&self, client_id: &str, change: &ClientChange) -> Result<Option<ClientRecord>> {
+        let (client_id, change) = (client_id.to_owned(), change.clone());
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let exists: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM clients WHERE client_id = ?1)",
+                [&client_id],
+                |r| r.get(0),
+            )?;
+            if !exists {
+                return Ok(None);
+            }
+            if let Some(version) = change.api_version {
+                tx.execute(
+                    "UPDATE clients SET api_version = ?2 WHERE client_id = ?1",
+                    params![client_id, version.as_str()],
+                )?;
+            }
+            if let Some(rate_limit) = change.rate_limit {
+                tx.execute(
+                    "UPDATE clients SET rate_limit = ?2 WHERE client_id = ?1",
+                    params![client_id, rate_limit],
+                )?;
+            }
+            if let Some(scope) = &change.scope {
+                tx.execute(
+                    "UPDATE clients SET all_resellers = ?2 WHERE client_id = ?1",
+                    params![client_id, *scope == ResellerScope::All],
+                )?;
+                write_scope(&tx, &client_id, scope)?;
+            }
+            let client = read_clients(&tx, "WHERE client_id = ?1", &[&client_id])?.pop();
+            tx.commit()?;
+            Ok(client)
+        })
+        .await
+    }
+
+    async fn remembered(&self, client_id: &str, correlation_id: &str) -> Result<Option<Remembered>> {
+        let (client_id, correlation_id) = (client_id.to_owned(), correlation_id.to_owned());
+        self.run(move |conn| {
+            let found = conn
+                .prepare_cached(
+                    "SELECT fingerprint, status, headers, body, created_at FROM correlations
+                     WHERE client_id = ?1 AND correlation_id = ?2",
+                )?
+                .query_row([client_id, correlation_id], |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, u16>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Vec<u8>>(3)?,
+                        r.get::<_, i64>(4)?,
+                    ))
+                })
+                .optional()?;
+            found
+                .map(|(fingerprint, status, headers, body, created_at)| {
+                    Ok(Remembered {
+                        fingerprint,
+                        reply: Reply {
+                            status,
+                            headers: serde_json::from_str(&headers)?,
+                            body,
+                        },
+                        created_at,
+                    })
+                })
+                .transpose()
+        })
+        .await
+    }
+
+    async fn write(&self, writes: Vec<CustomerWrite>, retention: Retention) -> Result<Vec<Result<WriteOutcome>>> {
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let generation = generation(&tx)? + 1;
+            let now = unix_now();
+            let mut changed = ChangedCustomers::default();
+            let mut outcomes = Vec::with_capacity(writes.len());
+            for write in &writes {
+                tx.execute_batch("SAVEPOINT write")?;
+                let outcome = write_one(&tx, write, generation, now, retention, &mut changed);
+                if outcome.as_ref().is_ok_and(|o| *o != WriteOutcome::Duplicate) {
+                    tx.execute_batch("RELEASE write")?;
+                } else {
+                    tx.execute_batch("ROLLBACK TO write; RELEASE write")?;
+                }
+                outcomes.push(outcome);
+            }
+            if changed.count > 0 {
+                log_generation(&tx, generation, &changed)?;
+            }
+            trim_remembered(&tx, retention, now)?;
+            tx.commit()?;
+            Ok(outcomes)
         })
         .await
     }

@@ -5,6 +5,8 @@
 //!
 //! Depends on `catalog`, `auth`, `limits` and `store`.
 
+pub mod writer;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +16,9 @@ use tokio::sync::Semaphore;
 use crate::auth::{Authenticator, CLIENT_CACHE_TTL};
 use crate::catalog::{Catalog, CatalogOptions, FOLLOW_EVERY};
 use crate::limits::{RateLimiter, ReplayWindow, SharedLimits};
-use crate::store::Store;
+use crate::store::{Retention, Store};
+
+use self::writer::Writer;
 
 /// How a server is configured beyond its database (`roster serve` flags).
 #[derive(Debug, Clone)]
@@ -32,6 +36,8 @@ pub struct AppConfig {
     pub catalog: CatalogOptions,
     /// How often the catalog asks the change log for new writes.
     pub follow_every: Duration,
+    /// How long and how many answers to X-Correlation-Id writes are kept.
+    pub correlations: Retention,
 }
 
 impl Default for AppConfig {
@@ -45,6 +51,10 @@ impl Default for AppConfig {
             limits: HttpLimits::default(),
             catalog: CatalogOptions::default(),
             follow_every: FOLLOW_EVERY,
+            correlations: Retention {
+                window: Duration::from_secs(864_000),
+                capacity: 1_000_000,
+            },
         }
     }
 }
@@ -95,6 +105,10 @@ pub struct App {
     pub limits: HttpLimits,
     /// Secret verifications (argon2) running at once, at most one per core.
     pub secret_checks: Semaphore,
+    /// Commits customer writes in groups.
+    pub writer: Writer,
+    /// How long answers to X-Correlation-Id writes are replayed.
+    pub correlation_window: Duration,
     /// The task applying the change log to the catalog; stopped with the app.
     follower: tokio::task::AbortHandle,
 }
@@ -129,6 +143,8 @@ impl App {
         })
         .abort_handle();
         Ok(Arc::new(App {
+            writer: Writer::start(store.clone(), catalog.clone(), config.correlations),
+            correlation_window: config.correlations.window,
             store,
             catalog,
             auth,
