@@ -9,5 +9,6 @@ mod freshness;
 mod instances;
 mod limits;
 mod listing;
+mod model;
 mod property;
 mod support;
