@@ -5,11 +5,13 @@
 //! Depends on `serve`, `app`, `auth`, `store`, `generate` and `domain`.
 
 use anyhow::{Context, Result};
+use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use crate::app::{App, AppConfig};
 use crate::auth::clients::{ClientSettings, create_client, issue_token};
-use crate::domain::{CustomerRecord, ResellerScope};
+use crate::catalog::Items;
+use crate::domain::{CustomerRecord, ListQuery, ResellerScope};
 use crate::generate::{Generator, Plan, reseller_id};
 use crate::serve;
 use crate::store::{self, Store};
@@ -74,23 +76,47 @@ pub async fn run(args: DemoOptions) -> Result<()> {
     let base = format!("http://{}", listener.local_addr()?);
     let size = |rank: u32| app.catalog.reseller_size(&reseller_id(rank));
     let (large, small) = (reseller_id(0), reseller_id(resellers.saturating_sub(1)));
+    // The newest active customer of the largest reseller, to read and update.
+    let first_page: Value =
+        serde_json::from_slice(&app.catalog.page_of(&large, &ListQuery::default(), Items::Records))?;
+    let example = first_page["customers"][0]["customerId"]
+        .as_str()
+        .unwrap_or("1000000000")
+        .to_owned();
+    let auth = format!(
+        "-H 'Authorization: Bearer {}' \\\n    -H 'X-Api-Key: {client_id}'",
+        token.access_token
+    );
+    let new_customer = json!({
+        "resellerId": large,
+        "companyProfile": {
+            "companyName": "Demo Newcomer Ltd",
+            "address": {"country": "GB", "region": "LND", "city": "London", "addressLine1": "1 Example Street",
+                        "postalCode": "EC1A 1AA"},
+            "contacts": [{"firstName": "Ada", "lastName": "Lovelace", "email": "ada@newcomer.example"}]
+        }
+    });
 
     println!(
         "\nRoster demo: {} customers in {}; the server is starting on {base}.\n\
          \n  API key (client id): {client_id}\n  Access token (24 h): {}\n\
          \nThe largest reseller is {large} ({} customers); a small one is {small} ({} customers).\n\
          \nA first page (the default: active customers, newest first, 20 per page):\n\
-         \n  curl -s '{base}/v3/resellers/{large}/customers?limit=2' \\\n    -H 'Authorization: Bearer {}' \\\n    -H 'X-Api-Key: {client_id}'\n\
+         \n  curl -s '{base}/v3/resellers/{large}/customers?limit=2' \\\n    {auth}\n\
          \nFilters, sorting and paging together:\n\
-         \n  curl -s '{base}/v3/resellers/{large}/customers?status=1000&status=1002&name=north*&sort-by=companyName&order-by=asc&offset=5&limit=5' \\\n    -H 'Authorization: Bearer {}' \\\n    -H 'X-Api-Key: {client_id}'\n\
+         \n  curl -s '{base}/v3/resellers/{large}/customers?status=1000&status=1002&name=north*&sort-by=companyName&order-by=asc&offset=5&limit=5' \\\n    {auth}\n\
+         \nOne customer (its ETag, for If-None-Match and If-Match, is in the headers):\n\
+         \n  curl -s '{base}/v3/customers/{example}' \\\n    {auth}\n\
+         \nUpdate it (a JSON merge patch; the list shows it at once):\n\
+         \n  curl -s -X PATCH '{base}/v3/customers/{example}' \\\n    {auth} \\\n    -H 'Content-Type: application/json' \\\n    -d '{{\"tags\":[\"renewal-q3\"]}}'\n\
+         \nCreate a customer (again with the same X-Correlation-Id: the same answer, nothing written twice):\n\
+         \n  curl -s -X POST '{base}/v3/customers' \\\n    {auth} \\\n    -H 'Content-Type: application/json' \\\n    -H 'X-Correlation-Id: demo-create-1' \\\n    -d '{new_customer}'\n\
          \nPress Ctrl-C to stop.\n",
         app.catalog.customer_count(),
         args.database,
         token.access_token,
         size(0),
         size(resellers.saturating_sub(1)),
-        token.access_token,
-        token.access_token,
     );
     serve::until_signal(app, listener).await
 }

@@ -533,32 +533,64 @@ fn the_demo_serves_what_its_curl_lines_promise() {
         .spawn()
         .expect("starting roster demo");
     let stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut curl_lines = Vec::new();
-    let mut lines = stdout.lines().map_while(Result::ok);
-    for line in lines.by_ref() {
-        if line.trim_start().starts_with("curl ") || line.trim_start().starts_with("-H ") {
-            curl_lines.push(line.trim().trim_end_matches('\\').trim().to_owned());
+    // Each curl command: its first line and its continuation lines.
+    let mut commands: Vec<String> = Vec::new();
+    let mut continues = false;
+    for line in stdout.lines().map_while(Result::ok) {
+        let line = line.trim();
+        if line.starts_with("curl ") {
+            commands.push(String::new());
+            continues = true;
+        }
+        if continues {
+            let command = commands.last_mut().unwrap();
+            command.push_str(line.trim_end_matches('\\').trim());
+            command.push(' ');
+            continues = line.ends_with('\\');
         }
         if line.starts_with("Press Ctrl-C") {
             break;
         }
     }
-    // Two commands of three lines each: the URL, the token, the key.
-    assert_eq!(curl_lines.len(), 6, "{curl_lines:?}");
-    for command in curl_lines.chunks(3) {
-        let url = command[0].split('\'').nth(1).unwrap();
-        let header = |line: &str| line.split('\'').nth(1).unwrap().to_owned();
-        let (authorization, key) = (header(&command[1]), header(&command[2]));
+    // Two list pages, one read, one update, one create.
+    assert_eq!(commands.len(), 5, "{commands:?}");
+    let mut statuses = Vec::new();
+    for command in &commands {
+        let quoted: Vec<&str> = command.split('\'').skip(1).step_by(2).collect();
+        let method = command
+            .split("-X ")
+            .nth(1)
+            .map_or("GET", |rest| rest.split(' ').next().unwrap());
+        let url = quoted[0];
+        let headers: Vec<&str> = quoted[1..].iter().copied().filter(|q| q.contains(": ")).collect();
+        let body = if command.contains(" -d ") {
+            *quoted.last().unwrap()
+        } else {
+            ""
+        };
         let without_scheme = url.trim_start_matches("http://");
         let (address, path) = without_scheme.split_at(without_scheme.find('/').unwrap());
         let response = http(
             address,
-            &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{authorization}\r\n{key}\r\n\r\n"),
+            &format!(
+                "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{}\r\nContent-Length: {}\r\n\r\n{body}",
+                headers.join("\r\n"),
+                body.len()
+            ),
         );
-        assert!(response.starts_with("HTTP/1.1 200 OK"), "{url}: {response}");
-        let body: Value = serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap();
-        assert!(body["totalCount"].as_u64().unwrap() > 0, "{url}: {body}");
+        let status: u16 = response[9..12].parse().unwrap();
+        let answer: Value = serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+        match method {
+            "GET" if path.contains("/resellers/") => {
+                assert!(answer["totalCount"].as_u64().unwrap() > 0, "{url}: {answer}");
+            }
+            "GET" => assert!(answer["customerId"].is_string(), "{url}: {answer}"),
+            "PATCH" => assert_eq!(answer["tags"], json!(["renewal-q3"]), "{url}"),
+            _ => assert_eq!(answer["companyProfile"]["companyName"], "Demo Newcomer Ltd", "{url}"),
+        }
+        statuses.push(status);
     }
+    assert_eq!(statuses, [200, 200, 200, 200, 201]);
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -23,7 +23,12 @@ enum Op {
     /// PATCH the `pick`-th customer's tags and city.
     Patch { pick: usize, tag: u8, city: u8 },
     /// Import the `pick`-th customer changed (or a new one).
-    Import { pick: usize, reseller: usize, status: &'static str, name: usize },
+    Import {
+        pick: usize,
+        reseller: usize,
+        status: &'static str,
+        name: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -67,7 +72,7 @@ fn check(ops: Vec<Op>) -> Result<(), TestCaseError> {
         .unwrap();
     runtime.block_on(async {
         let seed = customer("S0", "R1", "1000", "Seed Co", "2024-01-01T00:00:00Z");
-        let server = TestServer::start_with(test_config(), &[seed.clone()]).await;
+        let server = TestServer::start_with(test_config(), std::slice::from_ref(&seed)).await;
         let partner = server.client("R1,R2").await;
         let mut model: Model = BTreeMap::from([("S0".to_owned(), served(&seed))]);
         let mut imported = 0;
