@@ -390,6 +390,144 @@ def freshness_table(result):
     return "\n".join(lines)
 
 
+PATCH_SCRIPT = """
+local ids = {%s}
+request = function()
+  local id = ids[math.random(#ids)]
+  local body = '{"tags":["bench-' .. math.random(1000000000) .. '"]}'
+  return wrk.format("PATCH", "/v3/customers/" .. id, nil, body)
+end
+"""
+
+
+def patch_once(base, headers, customer_id, tag):
+    """One PATCH through the API: (status, seconds)."""
+    body = json.dumps({"tags": [tag]}).encode()
+    request = urllib.request.Request(f"{base}/v3/customers/{customer_id}", data=body, method="PATCH",
+                                     headers=dict(headers, **{"Content-Type": "application/json"}))
+    started = time.monotonic()
+    with urllib.request.urlopen(request) as response:
+        response.read()
+        return response.status, time.monotonic() - started
+
+
+def tagged(base, headers, customer_id, tag):
+    request = urllib.request.Request(f"{base}/v3/customers/{customer_id}", headers=headers)
+    with urllib.request.urlopen(request) as response:
+        return tag in json.loads(response.read())["tags"]
+
+
+def api_writes(database, label, data, runs, seconds, observer_port=None):
+    """Issue #11: PATCH throughput with 64 concurrent writers; reads (S1)
+    while 100 PATCHes/s go through the API; GET of one customer and the
+    2025-11 list against the ceiling; each write's time until a second
+    instance shows it (PostgreSQL)."""
+    servers = [Process([ROSTER, "serve", "--database", database, "--listen", f"127.0.0.1:{ROSTER_PORT}",
+                        "--rate-limit", "0"], OUT / f"roster-{label}-writes.log")]
+    if observer_port:
+        servers.append(Process([ROSTER, "serve", "--database", database, "--listen", f"127.0.0.1:{observer_port}",
+                                "--rate-limit", "0"], OUT / f"roster-{label}-writes-observer.log"))
+    try:
+        base = f"http://127.0.0.1:{ROSTER_PORT}"
+        observer = f"http://127.0.0.1:{observer_port or ROSTER_PORT}"
+        wait_for(f"{base}/healthz")
+        wait_for(f"{observer}/healthz")
+        client = roster_json(database, "clients", "create", "--name", "writes", "--resellers", "*")
+        token = roster_json(database, "tokens", "issue", "--client-id", client["clientId"])["access_token"]
+        headers = {"Authorization": f"Bearer {token}", "X-Api-Key": client["clientId"]}
+        active = [r["customerId"] for r in sample_records(data, 20_000, seed=23) if r["status"] == "1000"]
+        s1 = scenarios(base, headers)[0][2]
+
+        # GET one customer, and S1 in the 2025-11 shape, against the ceiling.
+        reads = measure(base, headers, [("G1", "GET one customer", f"/v3/customers/{active[0]}")], runs, seconds,
+                        f"{label}-get")
+        v2025_11 = dict(headers, **{"X-Api-Version": "2025-11"})
+        reads += measure(base, v2025_11, [("V11", "S1 in the 2025-11 shape (`accounts`)", s1)], runs, seconds,
+                         f"{label}-v11")
+
+        # PATCH throughput: wrk's 64 connections are 64 concurrent writers.
+        log(f"{label} writes: PATCH throughput")
+        script = OUT / "patch.lua"
+        script.write_text(PATCH_SCRIPT % ",".join(f'"{i}"' for i in active[:5000]))
+        patch_headers = dict(headers, **{"Content-Type": "application/json"})
+        output = subprocess.run(wrk_args(base + "/", patch_headers, seconds)[:-1] + ["-s", script, base],
+                                stdout=subprocess.PIPE, check=True, text=True).stdout
+        patches = wrk_result(output)
+
+        # Reads while 100 PATCHes/s go through the API.
+        log(f"{label} writes: reads during 100 writes/s")
+        idle = wrk(base + s1, headers, seconds)
+        reading = subprocess.Popen(wrk_args(base + s1, headers, seconds), stdout=subprocess.PIPE, text=True)
+        pending, visible, latencies, failures = queue.Queue(), [], [], []
+
+        def poll():
+            while (item := pending.get()) is not None:
+                customer_id, tag, answered = item
+                while not tagged(observer, headers, customer_id, tag):
+                    if time.monotonic() - answered > 30:
+                        raise SystemExit(f"{customer_id} not visible")
+                    time.sleep(0.005)
+                visible.append(time.monotonic() - answered)
+
+        poller = threading.Thread(target=poll)
+        poller.start()
+        started, i = time.monotonic(), 0
+        while time.monotonic() - started < seconds - 0.5:
+            customer_id, tag = active[(i * 7919) % len(active)], f"steady-{i}"
+            status, took = patch_once(base, headers, customer_id, tag)
+            if status != 200:
+                failures.append(status)
+            latencies.append(took)
+            pending.put((customer_id, tag, time.monotonic()))
+            i += 1
+            time.sleep(max(0.0, started + i * 0.01 - time.monotonic()))
+        during = wrk_result(reading.communicate()[0])
+        pending.put(None)
+        poller.join()
+        return {"reads": reads, "patches": patches, "idle": idle, "during": during, "writes": i,
+                "write_p99": percentile(latencies, 0.99), "failures": len(failures), "visible": visible,
+                "observer": bool(observer_port), "rss": resident(servers[0].process.pid)["rss"]}
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def writes_table(result, backend, measured):
+    s1_result = next(r for r in measured["results"] if r["key"] == "S1")
+    s1 = {"ratio": s1_ratio(measured), "rps": median_of(s1_result["roster"], "rps")}
+    mark = lambda ok: "✅" if ok else "❌"
+    idle, during, patches = result["idle"], result["during"], result["patches"]
+    bound = 2 * idle["p99"] + 5
+    lines = ["| | measured | target |", "|---|---|---|"]
+    patch_ok = patches["rps"] >= 1000 and (backend != "sqlite" or patches["p99"] <= 50) and not patches["errors"]
+    lines.append(f"| PATCH, 64 concurrent writers | **{patches['rps']:,.0f} writes/s**, p50 {patches['p50']:.1f} ms, "
+                 f"p99 {patches['p99']:.1f} ms, {patches['errors']} not 2xx | ≥ 1,000/s"
+                 f"{', p99 ≤ 50 ms' if backend == 'sqlite' else ''} {mark(patch_ok)} |")
+    lines.append(f"| reads (S1 URL) idle | {idle['rps']:,.0f} req/s, p99 {idle['p99']:.2f} ms | — |")
+    ok = during["rps"] >= 0.8 * idle["rps"] and during["p99"] <= bound and not during["errors"]
+    lines.append(f"| reads during {result['writes']} PATCHes at 100/s | {during['rps']:,.0f} req/s "
+                 f"(**{during['rps'] / idle['rps']:.0%}** of idle), p99 {during['p99']:.2f} ms | ≥ 80 %, "
+                 f"p99 ≤ {bound:.1f} ms {mark(ok)} |")
+    lines.append(f"| those PATCHes: p99 answer time, failures | {result['write_p99'] * 1000:.1f} ms, "
+                 f"{result['failures']} | 0 failures {mark(result['failures'] == 0)} |")
+    where = "a second instance" if result["observer"] else "the same server (polled after the answer)"
+    p99 = percentile(result["visible"], 0.99)
+    target = "p99 ≤ 1 s" if result["observer"] else "next request"
+    lines.append(f"| write visible on {where} | median {statistics.median(result['visible']) * 1000:.0f} ms, "
+                 f"p99 {p99 * 1000:.0f} ms | {target} {mark(p99 <= 1 if result['observer'] else p99 < 0.05)} |")
+    by_key = {r["key"]: r for r in result["reads"]}
+    g1, v11 = by_key["G1"], by_key["V11"]
+    g1_ratio = median_of(g1["roster"], "rps") / median_of(g1["ceiling"], "rps")
+    lines.append(f"| GET one customer | {median_of(g1['roster'], 'rps'):,.0f} req/s, **{g1_ratio:.0%}** of its ceiling "
+                 f"({median_of(g1['ceiling'], 'rps'):,.0f}), p99 {median_of(g1['roster'], 'p99'):.2f} ms | "
+                 f"≥ S1's ratio ({s1['ratio']:.0%}) {mark(g1_ratio >= s1['ratio'])} |")
+    v11_rps = median_of(v11["roster"], "rps")
+    lines.append(f"| S1's page in the 2025-11 shape (`accounts`) | {v11_rps:,.0f} req/s "
+                 f"(**{v11_rps / s1['rps'] - 1:+.0%}** against S1 in 2025-08, {s1['rps']:,.0f} req/s) | "
+                 f"within 10 % {mark(v11_rps >= 0.9 * s1['rps'])} |")
+    return "\n".join(lines)
+
+
 def pgbench(database_name, reseller, runs, seconds):
     """The straightforward SQL for S2's page plus its count(*), with the index
     such an implementation would have, on as many connections as wrk uses."""
@@ -472,6 +610,8 @@ def main():
         if not args.no_freshness:
             report["sqlite_freshness"] = freshness(sqlite_url, "sqlite", data, max(args.seconds, 10) * 2)
             save()
+        report["sqlite_writes"] = api_writes(sqlite_url, "sqlite", data, args.runs, args.seconds)
+        save()
 
         if not args.no_postgres:
             subprocess.run([ROOT / "scripts" / "services", "start", work / "services"], check=True)
@@ -485,6 +625,9 @@ def main():
                     report["postgres_freshness"] = freshness(postgres_url, "postgres", data,
                                                              max(args.seconds, 10) * 2, observer_port=ROSTER_PORT + 1)
                     save()
+                report["postgres_writes"] = api_writes(postgres_url, "postgres", data, args.runs, args.seconds,
+                                                       observer_port=ROSTER_PORT + 1)
+                save()
                 report["pgbench"] = pgbench("roster_bench", reseller_id(0), args.runs, args.seconds)
             finally:
                 subprocess.run([ROOT / "scripts" / "services", "stop", work / "services"], check=True)
@@ -531,6 +674,9 @@ def write_report(args, report):
     if "sqlite_freshness" in report:
         text += ["", "### Freshness: reads while writes go on (SQLite)", "", FRESHNESS_METHOD, "",
                  freshness_table(report["sqlite_freshness"])]
+    if "sqlite_writes" in report:
+        text += ["", "### Customer writes through the API (SQLite)", "", WRITES_METHOD, "",
+                 writes_table(report["sqlite_writes"], "sqlite", sqlite)]
     if "postgres" in report:
         postgres = report["postgres"]
         seconds, peak, outcome = report["postgres_import"]
@@ -550,12 +696,28 @@ def write_report(args, report):
             f"{statistics.median(tps):,.0f} transactions/s ({min(tps):,.0f}–{max(tps):,.0f}): Roster is "
             f"**{median_of(s2['roster'], 'rps') / statistics.median(tps):.1f}×** as fast (target ≥ 1×).",
         ]
+        if "postgres_writes" in report:
+            text += ["", "### Customer writes through the API (PostgreSQL, two instances)", "", WRITES_METHOD, "",
+                     writes_table(report["postgres_writes"], "postgres", postgres)]
         if "postgres_freshness" in report:
             text += ["", "### Freshness: reads while writes go on (PostgreSQL, two instances)", "",
                      FRESHNESS_METHOD + " Reads load the first instance; each write's visibility is "
                      "polled on the second.", "", freshness_table(report["postgres_freshness"])]
     Path(args.output).write_text("\n".join(text) + "\n" + NOTES)
     log(f"wrote {args.output}")
+
+
+WRITES_METHOD = (
+    "PATCH throughput: wrk with 64 connections, each request a JSON merge patch of a random active customer's "
+    "`tags` (a real change each time). Reads during writes: wrk on S1's URL while one client PATCHes random "
+    "customers 100 times a second; each write's visibility is polled (every 5 ms) where stated. GET one "
+    "customer and the 2025-11 list are measured against the ceiling like S1–S5."
+)
+
+
+def s1_ratio(measured):
+    s1 = next(r for r in measured["results"] if r["key"] == "S1")
+    return median_of(s1["roster"], "rps") / median_of(s1["ceiling"], "rps")
 
 
 FRESHNESS_METHOD = (

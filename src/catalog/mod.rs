@@ -276,12 +276,48 @@ pub struct Found {
     pub tag: u64,
 }
 
+/// One customer as a read sees it, borrowed from the catalog for the
+/// length of [`Catalog::read_customer`]'s closure.
+pub struct CustomerView<'a> {
+    pub reseller_id: &'a str,
+    pub status: crate::domain::Status,
+    /// The document's hash (its ETag).
+    pub tag: u64,
+    /// The stored document, exactly as served.
+    pub document: &'a [u8],
+}
+
 impl Catalog {
-    /// One customer, by id.
-    pub fn customer(&self, customer_id: &str) -> Option<Found> {
+    /// Runs `read` on one customer, by id, without copying it out first
+    /// (`GET /v3/customers/{id}` copies the document once, into its body).
+    pub fn read_customer<T>(&self, customer_id: &str, read: impl FnOnce(CustomerView<'_>) -> T) -> Option<T> {
         let state = self.state();
         // A customer moving to another reseller is briefly found at its old
         // place after it left it: look again.
+        for _ in 0..3 {
+            let location = state.shared.locator.read().expect("locator lock").get(customer_id)?;
+            let (reseller_id, cell) = state.reseller_of(location.reseller)?;
+            let index = cell.index.read().expect("reseller lock");
+            if index.customer_id(location.slot) != Some(customer_id.as_bytes()) {
+                drop(index);
+                std::thread::yield_now();
+                continue;
+            }
+            let records = state.shared.documents.reader();
+            let record = records.record(index.doc(location.slot));
+            return Some(read(CustomerView {
+                reseller_id,
+                status: index.status(location.slot),
+                tag: record.tag,
+                document: record.document,
+            }));
+        }
+        None
+    }
+
+    /// One customer, by id, as a record.
+    pub fn customer(&self, customer_id: &str) -> Option<Found> {
+        let state = self.state();
         for _ in 0..3 {
             let location = state.shared.locator.read().expect("locator lock").get(customer_id)?;
             let (reseller_id, cell) = state.reseller_of(location.reseller)?;

@@ -24,7 +24,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use sha2::{Digest, Sha256};
 
 use super::caller::{Answer, Caller, Handled, admit};
-use super::error::{ApiError, Result, replied};
+use super::error::{ApiError, Result, json_headers, replied};
 use super::headers::{self, Body as Expected};
 use super::middleware::RequestId;
 use crate::app::App;
@@ -136,23 +136,30 @@ async fn read(
         version = headers::check(headers, request_id, Expected::None)?;
         headers::correlation_id(headers)?;
         no_parameters(uri)?;
-        let found = app
+        // The record's body and ETag, built straight from the catalog's copy.
+        let (tag, body) = app
             .catalog
-            .customer(customer_id)
-            .filter(|found| caller.client.scope.contains(&found.record.reseller_id))
+            .read_customer(customer_id, |customer| {
+                caller
+                    .client
+                    .scope
+                    .contains(customer.reseller_id)
+                    .then(|| (customer.tag, with_links(customer.document, customer_id)))
+            })
+            .flatten()
             .ok_or(ApiError::UnknownCustomer)?;
         spend(app, caller, request_id).await?;
-        let etag = etag(found.tag);
+        let etag = HeaderValue::try_from(etag(tag)).expect("hex");
         if let Some(tags) = headers.get(header::IF_NONE_MATCH)
-            && matches_any(tags, &etag, false)
+            && matches_any(tags, etag.to_str().expect("ASCII"), false)
         {
             let mut response = StatusCode::NOT_MODIFIED.into_response();
-            response
-                .headers_mut()
-                .insert(header::ETAG, HeaderValue::try_from(etag).expect("hex"));
+            response.headers_mut().insert(header::ETAG, etag);
             return Ok(response);
         }
-        Ok(replied(&record_reply(StatusCode::OK, &found.record, found.tag)))
+        let mut response = (json_headers(), body).into_response();
+        response.headers_mut().insert(header::ETAG, etag);
+        Ok(response)
     }
     .await;
     (result, version)
@@ -479,21 +486,26 @@ fn matches_any(header: &HeaderValue, etag: &str, strong: bool) -> bool {
     })
 }
 
-/// A customer as §6 answers with it: its record and `links`, with its ETag.
-fn record_reply(status: StatusCode, record: &CustomerRecord, tag: u64) -> Reply {
-    let document = record.doc.as_bytes();
-    let mut body = Vec::with_capacity(document.len() + 96);
+/// A stored document with `links` as its last member (SPEC §6).
+fn with_links(document: &[u8], customer_id: &str) -> Vec<u8> {
+    let links = links_member(customer_id);
+    let mut body = Vec::with_capacity(document.len() + links.len() + 1);
     body.extend_from_slice(&document[..document.len() - 1]);
     body.push(b',');
-    body.extend_from_slice(links_member(&record.customer_id).as_bytes());
+    body.extend_from_slice(links.as_bytes());
     body.push(b'}');
+    body
+}
+
+/// A customer as §6 answers with it: its record and `links`, with its ETag.
+fn record_reply(status: StatusCode, record: &CustomerRecord, tag: u64) -> Reply {
     Reply {
         status: status.as_u16(),
         headers: vec![
             ("content-type".into(), "application/json".into()),
             ("etag".into(), etag(tag)),
         ],
-        body,
+        body: with_links(record.doc.as_bytes(), &record.customer_id),
     }
 }
 
