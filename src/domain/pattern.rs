@@ -93,6 +93,12 @@ impl NamePattern {
         }
     }
 
+    /// The literal runs between stars, folded, in order: every matching
+    /// name contains each.
+    pub fn parts(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().map(String::as_str)
+    }
+
     /// The longest literal run: every matching name contains it, which makes
     /// it the cheapest pre-filter for a scan.
     pub fn needle(&self) -> &str {
@@ -114,6 +120,11 @@ impl NamePattern {
 
     /// [`NamePattern::matches`] on the folded name's UTF-8 bytes.
     pub fn matches_folded(&self, name: &[u8]) -> bool {
+        self.matches_with(name, find)
+    }
+
+    /// [`NamePattern::matches_folded`] with `find` locating a middle run.
+    fn matches_with(&self, name: &[u8], mut find: impl FnMut(&[u8], &[u8]) -> Option<usize>) -> bool {
         let Some((first, rest)) = self.parts.split_first() else {
             return true;
         };
@@ -141,13 +152,38 @@ impl NamePattern {
             middle = init;
         }
         for part in middle {
-            match memchr::memmem::find(&name[start..end], part.as_bytes()) {
+            match find(&name[start..end], part.as_bytes()) {
                 Some(at) => start += at + part.len(),
                 None => return false,
             }
         }
         true
     }
+}
+
+/// Where `needle` first occurs in `haystack`. Company names are short, and
+/// for them looking for the needle's first byte with `memchr`, then
+/// comparing, beats building a `memmem` searcher per call (which checking
+/// thousands of candidates per query did).
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    let Some((&first, rest)) = needle.split_first() else {
+        return Some(0);
+    };
+    if haystack.len() > 256 {
+        return memchr::memmem::find(haystack, needle);
+    }
+    let mut from = 0;
+    while let Some(at) = memchr::memchr(first, &haystack[from..]) {
+        let at = from + at;
+        if haystack.len() - at < needle.len() {
+            return None;
+        }
+        if &haystack[at + 1..at + needle.len()] == rest {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -200,6 +236,19 @@ mod tests {
         assert!(matches("a?c", "a?c"));
         assert!(!matches("a?c", "abc"));
         assert_eq!(NamePattern::parse(r"abc\"), Err(PatternError::TrailingBackslash));
+    }
+
+    #[test]
+    fn finding_a_run_in_a_short_or_long_name() {
+        assert_eq!(find(b"banana", b"an"), Some(1));
+        assert_eq!(find(b"banana", b"nan"), Some(2));
+        assert_eq!(find(b"banana", b"ba"), Some(0));
+        assert_eq!(find(b"banana", b"na"), Some(2));
+        assert_eq!(find(b"banana", b"nab"), None);
+        assert_eq!(find(b"banana", b""), Some(0));
+        assert_eq!(find(b"ban", b"bana"), None);
+        let long = format!("{}needle", "x".repeat(300));
+        assert_eq!(find(long.as_bytes(), b"needle"), Some(300));
     }
 
     #[test]

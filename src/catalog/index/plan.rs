@@ -19,25 +19,28 @@ pub enum Plan {
     /// Each status's list narrowed by one filter (a name prefix, or a date
     /// range), the other filter checked row by row, then paged.
     FilterSlices,
-    /// A substring pattern on a reseller with trigram postings: the
-    /// postings of the needle's rarest trigram, each candidate checked.
-    Trigrams,
-    /// A substring pattern on a small reseller, or a needle shorter than a
-    /// trigram: every name checked.
+    /// A substring pattern (`*ab*`, `*abc*d*`, `*inc`) on a large reseller:
+    /// the exact sets of the statuses and of every byte and byte pair of
+    /// its literals, intersected, narrowed by trigram postings, checked
+    /// against the whole pattern only when that is not already exact;
+    /// counted by popcount, paged by walking the sort list (or, for a few
+    /// matches, by a heap).
+    Postings,
+    /// A substring pattern on a small reseller: every name checked.
     ScanNames,
 }
 
 impl Plan {
-    pub fn choose(query: &ListQuery, has_trigrams: bool) -> Plan {
+    pub fn choose(query: &ListQuery, has_postings: bool) -> Plan {
         if !query.customer_ids.is_empty() {
             return Plan::CustomerIds;
         }
         let order = Order::of(query.sort, query.order);
         let date_filtered = !query.created.is_unbounded();
         match query.name.as_ref().map(|pattern| (pattern, pattern.shape())) {
-            Some((pattern, PatternShape::Contains(_) | PatternShape::General)) => {
-                if has_trigrams && pattern.needle().len() >= 3 {
-                    Plan::Trigrams
+            Some((_, PatternShape::Contains(_) | PatternShape::General)) => {
+                if has_postings {
+                    Plan::Postings
                 } else {
                     Plan::ScanNames
                 }
@@ -80,11 +83,12 @@ mod tests {
             plan("sort-by=companyName&from-created-date=2020-01-01", true),
             Plan::FilterSlices
         );
-        assert_eq!(plan("name=*tec*", true), Plan::Trigrams);
-        assert_eq!(plan("name=*a*b*c*tech*", true), Plan::Trigrams);
-        assert_eq!(plan("name=*gmbh", true), Plan::Trigrams);
+        assert_eq!(plan("name=*tec*", true), Plan::Postings);
+        assert_eq!(plan("name=*a*b*c*tech*", true), Plan::Postings);
+        assert_eq!(plan("name=*gmbh", true), Plan::Postings);
+        assert_eq!(plan("name=*a*", true), Plan::Postings);
         assert_eq!(plan("name=*tec*", false), Plan::ScanNames);
-        assert_eq!(plan("name=*ab*", true), Plan::ScanNames);
+        assert_eq!(plan("name=*a*", false), Plan::ScanNames);
         assert_eq!(plan("customer-id=C1&name=*tec*", true), Plan::CustomerIds);
     }
 }
