@@ -221,7 +221,7 @@ def median_of(runs, field):
     return statistics.median(run[field] for run in runs)
 
 
-def serve_and_measure(database, label, runs, seconds):
+def serve_and_measure(database, label, runs, seconds, mix=None):
     server = Process([ROSTER, "serve", "--database", database, "--listen", f"127.0.0.1:{ROSTER_PORT}",
                       "--rate-limit", "0"], OUT / f"roster-{label}.log")
     started = time.monotonic()
@@ -233,9 +233,16 @@ def serve_and_measure(database, label, runs, seconds):
     base = f"http://127.0.0.1:{ROSTER_PORT}"
     scenario_list = scenarios(base, headers)
     results = measure(base, headers, scenario_list, runs, seconds, label)
+    mixed = []
+    if mix:
+        data, seed, mix_runs = mix
+        mixed = measure(base, headers, query_mix(data, seed), mix_runs, seconds, f"{label}-mix")
+        for result in mixed:
+            result["matches"] = json.loads(get(base + result["path"], headers))["totalCount"]
     memory = resident(server.process.pid)
     server.stop()
-    return {"results": results, **memory, "startup": startup, "headers": headers, "scenarios": scenario_list}
+    return {"results": results, "mix": mixed, **memory, "startup": startup, "headers": headers,
+            "scenarios": scenario_list}
 
 
 def sample_records(data, count, seed):
@@ -528,6 +535,111 @@ def writes_table(result, backend, measured):
     return "\n".join(lines)
 
 
+def escaped(literal):
+    """A literal for a `name` pattern: `*` and `\\` escaped (SPEC §2)."""
+    return literal.replace("\\", "\\\\").replace("*", "\\*")
+
+
+def query_mix(data, seed):
+    """Issue #12: at least 20 search shapes on the largest reseller, their
+    fragments cut at run time from names in the data (seeded, and the seed
+    reported), as a user would type them."""
+    rng = random.Random(seed)
+    largest = reseller_id(0)
+    names, ids = [], []
+    with open(data) as lines:
+        for line in lines:
+            record = json.loads(line)
+            if record["resellerId"] == largest:
+                names.append(record["companyProfile"]["companyName"])
+                ids.append(record["customerId"])
+    words = lambda name: [w for w in name.split() if len(w) >= 3]
+
+    def fragment(length):
+        while True:
+            name = rng.choice(names)
+            letters = [c for c in name.lower()]
+            if len(letters) >= length:
+                start = rng.randrange(len(letters) - length + 1)
+                piece = "".join(letters[start:start + length])
+                if piece.strip() == piece and piece.strip():
+                    return piece
+
+    def ordered_fragments(count, length):
+        while True:
+            name = rng.choice(names).lower()
+            if len(name) < count * (length + 1):
+                continue
+            cut = sorted(rng.sample(range(len(name) - length), count))
+            pieces = [name[at:at + length] for at in cut]
+            if all(p.strip() == p and p for p in pieces) and all(b >= a + length for a, b in zip(cut, cut[1:])):
+                return pieces
+
+    one, two, three = fragment(1), fragment(2), fragment(3)
+    name = rng.choice([n for n in names if len(words(n)) >= 2])
+    non_ascii = [n for n in names if any(ord(c) > 127 for c in n)]
+    wild = lambda *parts: "*" + "*".join(escaped(p) for p in parts) + "*"
+    pattern = lambda value: "name=" + urllib.parse.quote(value, safe="")
+    statuses = "status=1000&status=1002"
+    dates = "from-created-date=2018-01-01&to-created-date=2022-12-31"
+    some_ids = "&".join(f"customer-id={i}" for i in rng.sample(ids, 5))
+    shapes = [
+        ("one letter", pattern(wild(one))),
+        ("one letter, two statuses", f"{pattern(wild(one))}&{statuses}"),
+        ("one letter at offset 5,000", f"{pattern(wild(one))}&offset=5000"),
+        ("one letter, by name, all statuses", f"{pattern(wild(one))}&{ALL_STATUSES}&sort-by=companyName&order-by=asc"),
+        ("two letters", pattern(wild(two))),
+        ("two letters, a date range", f"{pattern(wild(two))}&{dates}"),
+        ("two letters by name at offset 1,000", f"{pattern(wild(two))}&sort-by=companyName&offset=1000"),
+        ("three letters by name", f"{pattern(wild(three))}&sort-by=companyName&order-by=asc"),
+        ("four letters", pattern(wild(fragment(4)))),
+        ("six letters by name, descending", f"{pattern(wild(fragment(6)))}&sort-by=companyName"),
+        ("eight letters", pattern(wild(fragment(8)))),
+        ("one-letter prefix", pattern(escaped(one) + "*")),
+        ("three-letter prefix by name", f"{pattern(escaped(three) + '*')}&sort-by=companyName&order-by=asc"),
+        ("a first word as prefix, two statuses", f"{pattern(escaped(words(name)[0].lower()) + '*')}&{statuses}"),
+        ("a last word as suffix", pattern("*" + escaped(words(name)[-1].lower()))),
+        ("a two-letter suffix", pattern("*" + escaped(fragment(2)))),
+        ("two fragments of two letters", pattern(wild(*ordered_fragments(2, 2)))),
+        ("two fragments of three letters, by name", f"{pattern(wild(*ordered_fragments(2, 3)))}&sort-by=companyName"),
+        ("three fragments of one letter", pattern(wild(*ordered_fragments(3, 1)))),
+        ("an exact name", pattern(escaped(name))),
+        ("an exact name, other case", pattern(escaped(name.upper()))),
+        ("a non-ASCII fragment", pattern(wild(rng.choice([c for c in rng.choice(non_ascii) if ord(c) > 127])))
+         if non_ascii else pattern(wild(fragment(2)))),
+        ("five customer ids, by name", f"{some_ids}&sort-by=companyName"),
+        ("a date range by name", f"{dates}&sort-by=companyName&order-by=asc"),
+    ]
+    return [(f"M{i + 1}", what, f"/v3/resellers/{largest}/customers?{query}") for i, (what, query) in
+            enumerate(shapes)]
+
+
+def mix_table(measured):
+    mark = lambda ok: "✅" if ok else "❌"
+    rows, ratios = [], []
+    for result in measured:
+        ratio = median_of(result["roster"], "rps") / median_of(result["ceiling"], "rps")
+        p99 = median_of(result["roster"], "p99")
+        ratios.append((ratio, result, p99))
+        query = result["path"].split("?", 1)[1]
+        rows.append(f"| {result['key']} {result['description']} | `{urllib.parse.unquote(query)}` | {result['matches']:,} | "
+                    f"{median_of(result['roster'], 'rps'):,.0f} | **{ratio:.0%}** | {p99:.2f} ms |")
+    worst_ratio, worst, worst_p99 = min(ratios, key=lambda r: r[0])
+    worst_p99_all = max(r[2] for r in ratios)
+    median = statistics.median(r[0] for r in ratios)
+    one_letter = next(r[0] for r in ratios if r[1]["description"] == "one letter")
+    lines = ["| shape | query | matches | req/s | ratio | p99 |", "|---|---|---|---|---|---|"] + rows + [
+        "",
+        "| | measured | target |",
+        "|---|---|---|",
+        f"| worst shape | {worst['key']} ({worst['description']}): {worst_ratio:.0%}; worst p99 of all "
+        f"{worst_p99_all:.1f} ms | ≥ 10 %, p99 ≤ 25 ms {mark(worst_ratio >= 0.10 and worst_p99_all <= 25)} |",
+        f"| median shape | {median:.0%} | ≥ 30 % {mark(median >= 0.30)} |",
+        f"| one-letter fragment | {one_letter:.0%} | ≥ 20 % {mark(one_letter >= 0.20)} |",
+    ]
+    return "\n".join(lines)
+
+
 def pgbench(database_name, reseller, runs, seconds):
     """The straightforward SQL for S2's page plus its count(*), with the index
     such an implementation would have, on as many connections as wrk uses."""
@@ -583,6 +695,8 @@ def main():
     parser.add_argument("--quick", action="store_true", help="100k customers, 1 run of 5 s")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--no-freshness", action="store_true", help="skip the reads-during-writes benchmark")
+    parser.add_argument("--mix-runs", type=int, default=1, help="runs per shape of the search mix")
+    parser.add_argument("--mix-seed", type=int, help="seed for the search mix's fragments (default: the time)")
     parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite the report from bench/out/report.json without measuring")
@@ -605,7 +719,10 @@ def main():
     try:
         sqlite_url = f"sqlite://{work}/bench.db"
         report["sqlite_import"] = timed_import(sqlite_url, data, "SQLite")
-        report["sqlite"] = serve_and_measure(sqlite_url, "sqlite", args.runs, args.seconds)
+        mix_seed = args.mix_seed if args.mix_seed is not None else int(time.time())
+        report["mix_seed"] = mix_seed
+        report["sqlite"] = serve_and_measure(sqlite_url, "sqlite", args.runs, args.seconds,
+                                             mix=(data, mix_seed, args.mix_runs))
         save()
         if not args.no_freshness:
             report["sqlite_freshness"] = freshness(sqlite_url, "sqlite", data, max(args.seconds, 10) * 2)
@@ -671,6 +788,11 @@ def write_report(args, report):
         f"and {sqlite['file_rss']:.0f} MiB of mapped file pages (the pages of the document copy that the load "
         f"touched, and the binary); ready {sqlite['startup']:.1f} s after start (catalog and document copy).",
     ]
+    if sqlite.get("mix"):
+        text += ["", "### Search: a mix of shapes on the largest reseller (SQLite)", "",
+                 f"Fragments cut at run time from the largest reseller's names (seed {report['mix_seed']}, "
+                 f"`--mix-seed` repeats it), {args.mix_runs} run(s) of {args.seconds} s per shape, each against "
+                 "the ceiling serving the same bytes.", "", mix_table(sqlite["mix"])]
     if "sqlite_freshness" in report:
         text += ["", "### Freshness: reads while writes go on (SQLite)", "", FRESHNESS_METHOD, "",
                  freshness_table(report["sqlite_freshness"])]
