@@ -86,7 +86,7 @@ pub struct ServerTuning {
     #[arg(long, env = "ROSTER_CORRELATION_WINDOW", default_value_t = 864_000)]
     pub correlation_window: u64,
     /// Most answers remembered for correlation ids (the oldest are
-    /// forgotten first past it; about 1.4 KB each, in the database).
+    /// forgotten first past it; about 1.1 KB each, in the database).
     #[arg(long, env = "ROSTER_CORRELATION_CAPACITY", default_value_t = 1_000_000)]
     pub correlation_capacity: u64,
     /// Redis URL (redis://HOST:PORT) to share rate limits and request ids
