@@ -43,6 +43,7 @@ impl Order {
     /// A number that orders slots as [`Order::compare`] does wherever the
     /// numbers differ: the creation date or the name label, flipped for
     /// `desc`. Equal numbers (a shared date, the same name) go by id.
+    #[inline]
     pub fn key(self, slots: &Slots, slot: u32) -> u64 {
         match self {
             Order::CreatedAsc => (slots.created(slot) as u64) ^ (1 << 63),

@@ -295,10 +295,11 @@ impl ResellerIndex {
                     paging::walk(&self.slots, &lists, in_range, total, order, window)
                 } else {
                     let at_most = slices.iter().map(|(slice, _)| slice.len()).sum();
+                    let dated = !query.created.is_unbounded();
                     let matches = slices
                         .iter()
                         .flat_map(|(slice, _)| slice.iter().copied())
-                        .filter(|&slot| query.created.contains(self.slots.created(slot)));
+                        .filter(|&slot| !dated || query.created.contains(self.slots.created(slot)));
                     match slices.as_slice() {
                         [(_, sorted_by)] if *sorted_by == order => {
                             paging::of_sorted(&matches.collect::<Vec<_>>(), window)
