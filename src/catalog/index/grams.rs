@@ -132,6 +132,16 @@ impl Grams {
         }
     }
 
+    /// Gives back the room the lists grew into while being built.
+    pub fn shrink_to_fit(&mut self) {
+        for postings in self.grams.values_mut() {
+            if let Postings::Rare(slots) = postings {
+                slots.shrink_to_fit();
+            }
+        }
+        self.grams.shrink_to_fit();
+    }
+
     pub fn insert(&mut self, slot: u32, status: Status, name: &[u8]) {
         self.room = self.room.max(slot as usize + 1);
         self.statuses[status.index()].insert(slot);

@@ -156,6 +156,16 @@ fn top(
     (count, heap)
 }
 
+/// Whether [`walk`] finds `window`'s page of `total` matches among
+/// `listed` slots in fewer steps than a heap over the matches: a walk
+/// probes about (page depth) / (share of matches) slots, a heap looks at
+/// every match (and costs more per match, hence the factor).
+pub fn walk_is_cheaper(total: usize, listed: usize, window: Window) -> bool {
+    let (start, end) = window.bounds(total);
+    let depth = start.min(total - end) + (end - start);
+    total > 0 && depth.saturating_mul(listed) / total < total.saturating_mul(3)
+}
+
 /// The page of the slots that pass `test` (`total` of them) among `lists`,
 /// each sorted in `order` and with no slot in two of them: found by walking
 /// the lists in step, from the start, or from the end when the page is
