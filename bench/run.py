@@ -27,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -535,6 +536,97 @@ def writes_table(result, backend, measured):
     return "\n".join(lines)
 
 
+FLOOD_SCRIPT = """
+wrk.method = "POST"
+wrk.body = "grant_type=client_credentials&client_id=%s&client_secret=not-the-secret"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+"""
+
+
+def timed(request):
+    """(status, seconds) of one urllib request; HTTP errors count as answers."""
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()
+            status = response.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    return status, time.monotonic() - started
+
+
+def login_flood(database, label, seconds):
+    """Issue #13: the list API (S1's URL), /healthz and another client's
+    valid login while 600 connections send logins with a wrong secret for
+    one client id; against the same figures idle, in the same run."""
+    server = Process([ROSTER, "serve", "--database", database, "--listen", f"127.0.0.1:{ROSTER_PORT}",
+                      "--rate-limit", "0"], OUT / f"roster-{label}-flood.log")
+    try:
+        base = f"http://127.0.0.1:{ROSTER_PORT}"
+        wait_for(f"{base}/healthz")
+        reader = roster_json(database, "clients", "create", "--name", "flood-reader", "--resellers", "*")
+        target = roster_json(database, "clients", "create", "--name", "flood-target", "--resellers", "*")
+        other = roster_json(database, "clients", "create", "--name", "flood-other", "--resellers", "*")
+        token = roster_json(database, "tokens", "issue", "--client-id", reader["clientId"])["access_token"]
+        headers = {"Authorization": f"Bearer {token}", "X-Api-Key": reader["clientId"]}
+        s1 = scenarios(base, headers)[0][2]
+        login = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": other["clientId"],
+                                        "client_secret": other["clientSecret"]}).encode()
+
+        def probes(stop, health, logins):
+            while not stop.is_set():
+                health.append(timed(urllib.request.Request(f"{base}/healthz")))
+                logins.append(timed(urllib.request.Request(f"{base}/ims/token/v3", data=login)))
+                stop.wait(0.25)
+
+        def phase(name, flooding):
+            log(f"{label} logins: {name}")
+            stop, health, logins = threading.Event(), [], []
+            flood = None
+            if flooding:
+                script = OUT / "flood.lua"
+                script.write_text(FLOOD_SCRIPT % target["clientId"])
+                flood = subprocess.Popen(["wrk", "-t1", "-c600", f"-d{seconds + 6}s", "--latency", "-s", script, base + "/ims/token/v3"],
+                                         stdout=subprocess.PIPE, text=True)
+                time.sleep(3)
+            prober = threading.Thread(target=probes, args=(stop, health, logins))
+            prober.start()
+            output = subprocess.run(wrk_args(base + s1, headers, seconds), stdout=subprocess.PIPE, check=True,
+                                    text=True).stdout
+            stop.set()
+            prober.join()
+            flooded = wrk_result(flood.communicate()[0]) if flood else None
+            return {"list": wrk_result(output), "health": health, "logins": logins, "flood": flooded}
+
+        return {"idle": phase("idle", False), "flood": phase("600 connections of bad logins", True),
+                "log_5xx": sum(' status=5' in line for line in (OUT / f"roster-{label}-flood.log").open())}
+    finally:
+        server.stop()
+
+
+def flood_table(result):
+    mark = lambda ok: "✅" if ok else "❌"
+    idle, flood = result["idle"], result["flood"]
+    worst = lambda probes: max(seconds for _, seconds in probes) * 1000
+    statuses = lambda probes: ", ".join(f"{status}×{sum(s == status for s, _ in probes)}"
+                                        for status in sorted({s for s, _ in probes}))
+    lines = ["| | idle | during the flood | target |", "|---|---|---|---|"]
+    ratio = flood["list"]["rps"] / idle["list"]["rps"]
+    ok = ratio >= 0.5 and flood["list"]["p99"] <= 50 and not flood["list"]["errors"]
+    lines.append(f"| list API (S1's URL) | {idle['list']['rps']:,.0f} req/s, p99 {idle['list']['p99']:.2f} ms | "
+                 f"{flood['list']['rps']:,.0f} req/s (**{ratio:.0%}** of idle), p99 {flood['list']['p99']:.2f} ms, "
+                 f"{flood['list']['errors']} not 2xx | ≥ 50 %, p99 ≤ 50 ms, 0 5xx {mark(ok)} |")
+    lines.append(f"| `/healthz`, slowest of {len(flood['health'])} | {worst(idle['health']):.1f} ms | "
+                 f"{worst(flood['health']):.1f} ms | ≤ 100 ms {mark(worst(flood['health']) <= 100)} |")
+    ok = worst(flood["logins"]) <= 1000 and all(status == 200 for status, _ in flood["logins"])
+    lines.append(f"| another client's valid login, slowest of {len(flood['logins'])} | {worst(idle['logins']):.0f} ms "
+                 f"({statuses(idle['logins'])}) | {worst(flood['logins']):.0f} ms ({statuses(flood['logins'])}) | "
+                 f"200 within 1 s {mark(ok)} |")
+    lines.append(f"| the flood itself | — | {flood['flood']['rps']:,.0f} logins/s answered, none 2xx | — |")
+    lines.append(f"| 5xx in the server's log | — | {result['log_5xx']} | 0 {mark(result['log_5xx'] == 0)} |")
+    return "\n".join(lines)
+
+
 def escaped(literal):
     """A literal for a `name` pattern: `*` and `\\` escaped (SPEC §2)."""
     return literal.replace("\\", "\\\\").replace("*", "\\*")
@@ -729,6 +821,8 @@ def main():
             save()
         report["sqlite_writes"] = api_writes(sqlite_url, "sqlite", data, args.runs, args.seconds)
         save()
+        report["sqlite_flood"] = login_flood(sqlite_url, "sqlite", args.seconds)
+        save()
 
         if not args.no_postgres:
             subprocess.run([ROOT / "scripts" / "services", "start", work / "services"], check=True)
@@ -799,6 +893,8 @@ def write_report(args, report):
     if "sqlite_writes" in report:
         text += ["", "### Customer writes through the API (SQLite)", "", WRITES_METHOD, "",
                  writes_table(report["sqlite_writes"], "sqlite", sqlite)]
+    if "sqlite_flood" in report:
+        text += ["", "### Logins under attack (SQLite)", "", FLOOD_METHOD, "", flood_table(report["sqlite_flood"])]
     if "postgres" in report:
         postgres = report["postgres"]
         seconds, peak, outcome = report["postgres_import"]
@@ -840,6 +936,15 @@ WRITES_METHOD = (
 def s1_ratio(measured):
     s1 = next(r for r in measured["results"] if r["key"] == "S1")
     return median_of(s1["roster"], "rps") / median_of(s1["ceiling"], "rps")
+
+
+FLOOD_METHOD = (
+    "wrk on S1's URL, idle and then while a second wrk holds 600 connections sending `POST /ims/token/v3` "
+    "with a wrong secret for one client id, as fast as they are answered. Meanwhile `/healthz` and a valid "
+    "login of another client are timed four times a second. Everything runs on the same two cores and from "
+    "the same address (loopback), so the failed-login limits cannot tell the attacker from the others by "
+    "address alone (docs/DECISIONS.md, \"Logins under attack\")."
+)
 
 
 FRESHNESS_METHOD = (

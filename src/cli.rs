@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::app::{AppConfig, HttpLimits};
 use crate::auth::clients::{ClientSettings, create_client, issue_token, rotate_secret};
+use crate::auth::logins::LoginPolicy;
 use crate::catalog::{Backing, CatalogOptions};
 use crate::demo::{self, DemoOptions};
 use crate::domain::{ApiVersion, ClientRecord, ResellerScope};
@@ -115,6 +116,25 @@ pub struct ServerTuning {
     /// Seconds requests in flight get to finish on SIGINT/SIGTERM.
     #[arg(long, env = "ROSTER_SHUTDOWN_GRACE", default_value_t = 30)]
     pub shutdown_grace: u64,
+    /// Token requests waiting for a secret check (one runs per core at
+    /// a time); past it they are refused at once with 429.
+    #[arg(long, env = "ROSTER_LOGIN_QUEUE", default_value_t = 64)]
+    pub login_queue: usize,
+    /// Seconds over which failed logins are counted.
+    #[arg(long, env = "ROSTER_LOGIN_WINDOW", default_value_t = 60)]
+    pub login_window: u64,
+    /// Failed logins of one client id from one address, in the window,
+    /// after which that address is refused (429) for that client id.
+    #[arg(long, env = "ROSTER_LOGIN_PAIR_FAILURES", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_pair_failures: u32,
+    /// Client ids one address may fail to log in as, in the window, before
+    /// it is refused for every client id.
+    #[arg(long, env = "ROSTER_LOGIN_ADDRESS_CLIENTS", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_address_clients: u32,
+    /// Failed logins of one client id from every address, in the window,
+    /// after which addresses that failed for it are refused at once.
+    #[arg(long, env = "ROSTER_LOGIN_CLIENT_FAILURES", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_client_failures: u32,
     /// Where the server keeps its copy of the customer records: files
     /// (unlinked, mapped; the default) or memory (their size in RAM).
     #[arg(long, env = "ROSTER_DOCUMENTS", value_enum, default_value_t = DocumentStorage::Files)]
@@ -163,6 +183,14 @@ impl ServerTuning {
             correlations: Retention {
                 window: Duration::from_secs(self.correlation_window),
                 capacity: self.correlation_capacity,
+            },
+            logins: LoginPolicy {
+                queue: self.login_queue,
+                window: Duration::from_secs(self.login_window.max(1)),
+                pair_failures: self.login_pair_failures as usize,
+                address_clients: self.login_address_clients as usize,
+                client_failures: self.login_client_failures as usize,
+                ..LoginPolicy::default()
             },
             ..AppConfig::default()
         })

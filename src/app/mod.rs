@@ -10,13 +10,12 @@ pub mod writer;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Result;
-use tokio::sync::Semaphore;
-
+use crate::auth::logins::{LoginGuard, LoginPolicy};
 use crate::auth::{Authenticator, CLIENT_CACHE_TTL};
 use crate::catalog::{Catalog, CatalogOptions, FOLLOW_EVERY};
 use crate::limits::{RateLimiter, ReplayWindow, SharedLimits};
 use crate::store::{Retention, Store};
+use anyhow::Result;
 
 use self::writer::Writer;
 
@@ -38,6 +37,8 @@ pub struct AppConfig {
     pub follow_every: Duration,
     /// How long and how many answers to X-Correlation-Id writes are kept.
     pub correlations: Retention,
+    /// The token endpoint's budget and failed-login limits.
+    pub logins: LoginPolicy,
 }
 
 impl Default for AppConfig {
@@ -55,6 +56,7 @@ impl Default for AppConfig {
                 window: Duration::from_secs(864_000),
                 capacity: 1_000_000,
             },
+            logins: LoginPolicy::default(),
         }
     }
 }
@@ -103,8 +105,9 @@ pub struct App {
     pub rate: RateLimiter,
     pub replay: ReplayWindow,
     pub limits: HttpLimits,
-    /// Secret verifications (argon2) running at once, at most one per core.
-    pub secret_checks: Semaphore,
+    /// The token endpoint's own budget of secret checks, and its limits on
+    /// failed logins.
+    pub logins: LoginGuard,
     /// Commits customer writes in groups.
     pub writer: Writer,
     /// How long answers to X-Correlation-Id writes are replayed.
@@ -136,7 +139,6 @@ impl App {
                 ReplayWindow::local(config.request_id_window, config.request_id_capacity),
             ),
         };
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let follower = tokio::spawn({
             let catalog = catalog.clone();
             async move { catalog.follow(config.follow_every).await }
@@ -151,7 +153,7 @@ impl App {
             rate,
             replay,
             limits: config.limits,
-            secret_checks: Semaphore::new(cores),
+            logins: LoginGuard::new(config.logins),
             follower,
         }))
     }

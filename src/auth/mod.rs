@@ -4,6 +4,7 @@
 //! Depends on `store` and `domain`.
 
 pub mod clients;
+pub mod logins;
 pub mod secret;
 pub mod token;
 
@@ -149,7 +150,7 @@ fn bearer_token(header: Option<&[u8]>) -> Option<&[u8]> {
 
 /// API keys are the client ids Roster generates; anything far from that
 /// shape is refused without a database lookup.
-fn plausible_client_id(key: &str) -> bool {
+pub fn plausible_client_id(key: &str) -> bool {
     !key.is_empty() && key.len() <= 64 && key.bytes().all(|b| b.is_ascii_graphic())
 }
 

@@ -11,12 +11,14 @@
 
 use std::any::Any;
 use std::borrow::Cow;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use http::request::Parts;
 use http::{HeaderName, HeaderValue};
 use tokio::sync::Semaphore;
 
@@ -78,6 +80,24 @@ pub async fn method_not_allowed(route: Option<MatchedPath>) -> Response {
             .insert(RouteTemplate(Cow::Owned(route.as_str().to_owned())));
     }
     response
+}
+
+/// The address a request came from (its connection's peer), for the
+/// token endpoint's failed-login limits. Unspecified when the router runs
+/// without [`super::serve`] (in tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Peer>()
+            .copied()
+            .unwrap_or(Peer(IpAddr::V6(Ipv6Addr::UNSPECIFIED))))
+    }
 }
 
 /// The authenticated client, for the access log (the record the request
@@ -147,6 +167,11 @@ pub async fn request_context(State(guard): State<Arc<Guard>>, mut request: Reque
 pub struct Guard {
     pub limits: HttpLimits,
     pub in_flight: Semaphore,
+    /// Paths that do not wait for an in-flight permit: logins have their
+    /// own budget (`auth::logins`) and health checks cost nothing, so a
+    /// login flood cannot fill the API's permits, nor a busy API fail a
+    /// probe.
+    pub outside_in_flight: Vec<&'static str>,
 }
 
 impl Guard {
@@ -175,12 +200,17 @@ impl Guard {
             }
             .into_response();
         }
+        let own_budget = self.outside_in_flight.contains(&request.uri().path());
         let work = async {
-            let _permit = self
-                .in_flight
-                .acquire()
-                .await
-                .expect("the in-flight semaphore is never closed");
+            let _permit = match own_budget {
+                true => None,
+                false => Some(
+                    self.in_flight
+                        .acquire()
+                        .await
+                        .expect("the in-flight semaphore is never closed"),
+                ),
+            };
             next.run(request).await
         };
         match tokio::time::timeout(limits.request_timeout, work).await {

@@ -19,12 +19,14 @@ use std::time::Duration;
 use axum::Router;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::app::App;
@@ -35,6 +37,7 @@ pub fn router(app: Arc<App>) -> Router {
     let guard = Arc::new(middleware::Guard {
         in_flight: Semaphore::new(app.limits.max_in_flight.max(1)),
         limits: app.limits.clone(),
+        outside_in_flight: vec![token::ROUTE, token::ROUTE_V2, health::ROUTE],
     });
     Router::new()
         .route(customers::ROUTE, get(customers::list))
@@ -73,7 +76,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
             permit = connections.clone().acquire_owned() => permit.expect("never closed"),
             () = &mut shutdown => break,
         };
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
@@ -86,7 +89,12 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router.clone()));
+        let peer = middleware::Peer(peer.ip().to_canonical());
+        let service = router.clone().map_request(move |mut request: http::Request<Incoming>| {
+            request.extensions_mut().insert(peer);
+            request
+        });
+        let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             let _ = connection.await;

@@ -6,7 +6,9 @@
 //!
 //! Depends on `app`, `auth`, `domain` and its siblings `error` and `middleware`.
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{Body, to_bytes};
 use axum::extract::State;
@@ -16,11 +18,13 @@ use base64::engine::general_purpose::STANDARD;
 use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use serde_json::json;
 
+use super::middleware::Peer;
 use crate::app::App;
-use crate::auth::authorization_credentials;
 use crate::auth::clients::{IssuedToken, token_for};
+use crate::auth::logins::Refusal;
 use crate::auth::secret::{decoy_hash, verify_secret};
 use crate::auth::token::DEFAULT_TTL_SECS;
+use crate::auth::{authorization_credentials, plausible_client_id};
 use crate::domain::form;
 
 /// An RFC 6749 §5.2 error.
@@ -32,6 +36,9 @@ enum OAuthError {
         basic: bool,
     },
     UnsupportedGrantType,
+    /// Refused before any secret check (docs/DECISIONS.md, "Logins under
+    /// attack"): 429 with `Retry-After`.
+    Refused(Refusal),
 }
 
 impl IntoResponse for OAuthError {
@@ -43,8 +50,24 @@ impl IntoResponse for OAuthError {
             ),
             OAuthError::InvalidClient { .. } => (StatusCode::UNAUTHORIZED, json!({"error": "invalid_client"})),
             OAuthError::UnsupportedGrantType => (StatusCode::BAD_REQUEST, json!({"error": "unsupported_grant_type"})),
+            OAuthError::Refused(refusal) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({"error": "temporarily_unavailable", "error_description": match refusal {
+                    Refusal::Busy => "too many logins at once; retry shortly",
+                    Refusal::CoolingDown(_) => "too many failed logins; retry after the time in Retry-After",
+                }}),
+            ),
         };
         let mut response = (status, no_store_headers(), body.to_string()).into_response();
+        if let OAuthError::Refused(refusal) = self {
+            let wait = match refusal {
+                Refusal::Busy => Duration::from_secs(1),
+                Refusal::CoolingDown(wait) => wait,
+            };
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, super::error::whole_seconds(wait).into());
+        }
         if let OAuthError::InvalidClient { basic: true } = self {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -66,19 +89,28 @@ fn no_store_headers() -> [(header::HeaderName, HeaderValue); 3] {
 pub const ROUTE: &str = "/ims/token/v3";
 pub const ROUTE_V2: &str = "/ims/token/v2";
 
-pub async fn issue(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
-    let response = respond(grant(&app, &headers, None, body).await, |token| token.expires_in);
+/// Where a refused login waits before it is answered: long enough that a
+/// client hammering the endpoint costs the server almost nothing, short
+/// enough for a person who mistyped (docs/DECISIONS.md).
+const REFUSAL_PAUSE: Duration = Duration::from_secs(1);
+
+pub async fn issue(State(app): State<Arc<App>>, peer: Peer, headers: HeaderMap, body: Body) -> Response {
+    let response = respond(grant(&app, peer.0, &headers, None, body).await, |token| {
+        token.expires_in
+    })
+    .await;
     super::middleware::routed(ROUTE, response)
 }
 
-pub async fn issue_v2(State(app): State<Arc<App>>, uri: Uri, headers: HeaderMap, body: Body) -> Response {
-    let granted = grant(&app, &headers, Some(uri.query().unwrap_or_default()), body).await;
-    let response = respond(granted, |token| token.expires_in.saturating_mul(1000));
+pub async fn issue_v2(State(app): State<Arc<App>>, peer: Peer, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+    let granted = grant(&app, peer.0, &headers, Some(uri.query().unwrap_or_default()), body).await;
+    let response = respond(granted, |token| token.expires_in.saturating_mul(1000)).await;
     super::middleware::routed(ROUTE_V2, response)
 }
 
-/// The token response, `expires_in` as `lifetime` gives it; or the error.
-fn respond(granted: Result<IssuedToken, Failure>, lifetime: impl Fn(&IssuedToken) -> u64) -> Response {
+/// The token response, `expires_in` as `lifetime` gives it; or the error
+/// (a refusal for failed logins after [`REFUSAL_PAUSE`]).
+async fn respond(granted: Result<IssuedToken, Failure>, lifetime: impl Fn(&IssuedToken) -> u64) -> Response {
     match granted {
         Ok(token) => {
             let body = json!({
@@ -88,7 +120,12 @@ fn respond(granted: Result<IssuedToken, Failure>, lifetime: impl Fn(&IssuedToken
             });
             (StatusCode::OK, no_store_headers(), body.to_string()).into_response()
         }
-        Err(Failure::OAuth(error)) => error.into_response(),
+        Err(Failure::OAuth(error)) => {
+            if let OAuthError::Refused(Refusal::CoolingDown(_)) = error {
+                tokio::time::sleep(REFUSAL_PAUSE).await;
+            }
+            error.into_response()
+        }
         Err(Failure::Internal(error)) => super::ApiError::Internal(error).into_response(),
     }
 }
@@ -113,7 +150,13 @@ struct Credentials {
 
 /// Checks the grant and issues a token. Parameters come from the form body
 /// and, for v2, from `query` too; none may be given twice.
-async fn grant(app: &App, headers: &HeaderMap, query: Option<&str>, body: Body) -> Result<IssuedToken, Failure> {
+async fn grant(
+    app: &App,
+    address: IpAddr,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    body: Body,
+) -> Result<IssuedToken, Failure> {
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -148,31 +191,32 @@ async fn grant(app: &App, headers: &HeaderMap, query: Option<&str>, body: Body) 
         Some(_) => return Err(OAuthError::UnsupportedGrantType.into()),
     }
     let credentials = credentials(headers, param("client_id"), param("client_secret"))?;
+    let invalid = OAuthError::InvalidClient {
+        basic: credentials.basic,
+    };
+    let client_id = credentials.client_id.as_str();
+    if !plausible_client_id(client_id) {
+        // Not an id Roster could have issued: no secret to check.
+        return Err(invalid.into());
+    }
 
-    let client = app
-        .store
-        .client(&credentials.client_id)
-        .await
-        .map_err(Failure::Internal)?;
+    // argon2 is deliberately slow: it runs off the async threads, a bounded
+    // number at a time, with a bounded queue, and not at all for an address
+    // that keeps failing (docs/DECISIONS.md, "Logins under attack").
+    let logins = &app.logins;
+    let turn = logins.admit(client_id, address).await.map_err(OAuthError::Refused)?;
+    let client = app.store.client(client_id).await.map_err(Failure::Internal)?;
     let hash = client
         .as_ref()
         .map_or_else(|| decoy_hash().to_owned(), |c| c.secret_hash.clone());
-    // argon2 is deliberately slow: run it off the async threads, a bounded
-    // number at a time, so a flood of logins cannot starve the API.
-    let _turn = app
-        .secret_checks
-        .acquire()
-        .await
-        .expect("the secret-check semaphore is never closed");
-    let secret = credentials.secret;
+    let secret = credentials.secret.clone();
     let matches = tokio::task::spawn_blocking(move || verify_secret(&secret, &hash))
         .await
         .map_err(|e| Failure::Internal(e.into()))?;
-    let client = client
-        .filter(|c| matches && c.enabled)
-        .ok_or(OAuthError::InvalidClient {
-            basic: credentials.basic,
-        })?;
+    drop(turn);
+    let client = client.filter(|c| matches && c.enabled);
+    logins.record(client_id, address, client.is_some());
+    let client = client.ok_or(invalid)?;
 
     Ok(token_for(app.auth.signer(), &client, DEFAULT_TTL_SECS))
 }

@@ -256,6 +256,54 @@ async fn the_token_endpoint_refuses_bad_credentials_and_grants() {
     );
 }
 
+/// docs/DECISIONS.md, "Logins under attack": once a client id has failed
+/// `pair_failures` times from an address, logins for it from there are
+/// refused without a secret check, the right secret too, until the oldest
+/// failure leaves the window; other clients from the same address still
+/// log in.
+#[tokio::test]
+async fn repeated_failed_logins_are_refused_without_locking_others_out() {
+    let mut config = test_config();
+    config.logins.pair_failures = 3;
+    let server = TestServer::start_with(config, &[]).await;
+    let target = server.client("*").await;
+    let neighbour = server.client("*").await;
+    let post = |body: String| {
+        let server = &server;
+        async move { server.token_request(&body).send().await }
+    };
+    for _ in 0..3 {
+        let response = post(credentials(&target.key, "wrong")).await;
+        assert_eq!(
+            (response.status, response.json()),
+            (401, json!({"error": "invalid_client"}))
+        );
+    }
+
+    let response = post(credentials(&target.key, &target.secret)).await;
+    assert_eq!(
+        (response.status, response.json()),
+        (
+            429,
+            json!({
+                "error": "temporarily_unavailable",
+                "error_description": "too many failed logins; retry after the time in Retry-After"
+            })
+        )
+    );
+    // A minute from the first of the three failures, whole seconds up.
+    let retry_after: u64 = response.header("retry-after").unwrap().parse().unwrap();
+    assert!((55..=60).contains(&retry_after), "{retry_after}");
+    assert_eq!(response.header("cache-control"), Some("no-store"));
+
+    let response = post(credentials(&neighbour.key, &neighbour.secret)).await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    // The refusal is not a failure: the neighbour's success is not undone,
+    // and the target is still refused (not counted further).
+    let response = post(credentials(&target.key, &target.secret)).await;
+    assert_eq!(response.status, 429);
+}
+
 #[tokio::test]
 async fn checks_run_in_the_spec_order() {
     let server = server().await;
