@@ -45,7 +45,7 @@ pub async fn run(args: DemoOptions) -> Result<()> {
         };
         load(store.as_ref(), plan).await?;
     } else {
-        eprintln!("Reusing the demo data already in {}.", args.database);
+        eprintln!("Reusing the demo data already in {}.", store::redacted(&args.database));
     }
 
     let existing = store
@@ -113,7 +113,7 @@ pub async fn run(args: DemoOptions) -> Result<()> {
          \n  curl -s -X POST '{base}/v3/customers' \\\n    {auth} \\\n    -H 'Content-Type: application/json' \\\n    -H 'X-Correlation-Id: demo-create-1' \\\n    -d '{new_customer}'\n\
          \nPress Ctrl-C to stop.\n",
         app.catalog.customer_count(),
-        args.database,
+        store::redacted(&args.database),
         token.access_token,
         size(0),
         size(resellers.saturating_sub(1)),

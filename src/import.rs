@@ -71,7 +71,8 @@ pub async fn import_file(store: &dyn Store, path: PathBuf) -> Result<ImportOutco
     }
     outcome.map_err(|error| match error {
         ImportError::Records(reason) => anyhow::Error::new(reason).context("nothing was imported"),
-        ImportError::Store(error) => error,
+        // The import's transaction rolled back: say so, whatever broke.
+        ImportError::Store(error) => error.context("nothing was imported"),
     })
 }
 

@@ -103,14 +103,36 @@ impl Authenticator {
         Ok(client)
     }
 
-    /// The client record, from the cache while it is fresh.
+    /// The client record, from the cache while it is fresh. When the
+    /// database cannot be read, the last record read stands in (whatever
+    /// its age), so that reads served from the catalog go on through a
+    /// database outage; a client never read before gets the error.
     pub async fn client(&self, client_id: &str) -> Result<Option<Arc<ClientRecord>>> {
-        if let Some(cached) = self.clients.read().expect("client cache lock").get(client_id)
+        let cached = self.clients.read().expect("client cache lock").get(client_id).cloned();
+        if let Some(cached) = &cached
             && cached.read_at.elapsed() < self.client_ttl
         {
             return Ok(cached.client.clone());
         }
-        let client = self.store.client(client_id).await?.map(Arc::new);
+        let client = match self.store.client(client_id).await {
+            Ok(client) => client.map(Arc::new),
+            Err(error) => match cached {
+                Some(cached) => {
+                    // Trusted for another cache period: one database attempt
+                    // (and one warning) per client per period, not per request.
+                    tracing::warn!(error = %format!("{error:#}"), "reading a client failed; using its last record");
+                    self.clients.write().expect("client cache lock").insert(
+                        client_id.to_owned(),
+                        CachedClient {
+                            read_at: Instant::now(),
+                            client: cached.client.clone(),
+                        },
+                    );
+                    return Ok(cached.client);
+                }
+                None => return Err(error),
+            },
+        };
         let mut clients = self.clients.write().expect("client cache lock");
         if clients.len() >= CLIENT_CACHE_MAX {
             clients.retain(|_, cached| cached.read_at.elapsed() < self.client_ttl);

@@ -96,7 +96,7 @@ impl Default for ListQuery {
 /// Parameters that may be given more than once.
 const REPEATABLE: [&str; 2] = ["status", "customer-id"];
 /// Every parameter SPEC §2 knows.
-const KNOWN: [&str; 10] = [
+pub const PARAMETERS: [&str; 10] = [
     "status",
     "customer-id",
     "name",
@@ -139,7 +139,7 @@ impl ListQuery {
 
         for (key, values) in &groups {
             let problem = |why: &str| format!("{key}: {why}");
-            if !KNOWN.contains(&key.as_str()) {
+            if !PARAMETERS.contains(&key.as_str()) {
                 problems.push(problem("unknown parameter"));
                 continue;
             }

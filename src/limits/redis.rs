@@ -5,7 +5,7 @@
 //! A Redis failure is an error, answered 500 1124 and logged with its
 //! cause: a replay check or a limit is never skipped silently.
 //!
-//! Depends on its sibling `policy`.
+//! Depends on `telemetry` and its sibling `policy`.
 
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::policy::{RateDecision, RatePolicy};
+use crate::telemetry;
 
 /// GCRA over a "theoretical arrival time" in microseconds. KEYS[1]: the
 /// client's bucket; ARGV[1]: microseconds per request; ARGV[2]: the burst.
@@ -58,6 +59,16 @@ impl SharedLimits {
         })
     }
 
+    /// Whether Redis answers (`/readyz`).
+    pub async fn ping(&self) -> Result<()> {
+        let _: String = redis::cmd("PING")
+            .query_async(&mut self.connection.clone())
+            .await
+            .inspect_err(|_| telemetry::dependency_error("redis"))
+            .context("Redis PING")?;
+        Ok(())
+    }
+
     /// Spends one request of `client_id`'s bucket.
     pub async fn check_rate(&self, client_id: &str, policy: RatePolicy) -> Result<RateDecision> {
         let interval = 1_000_000 / u64::from(policy.rate.max(1));
@@ -68,6 +79,7 @@ impl SharedLimits {
             .arg(policy.burst)
             .invoke_async(&mut self.connection.clone())
             .await
+            .inspect_err(|_| telemetry::dependency_error("redis"))
             .context("Redis rate limit")?;
         let wait = Duration::from_micros(wait_micros);
         Ok(if allowed == 1 {
@@ -90,10 +102,12 @@ impl SharedLimits {
             .arg(format!("roster:request-id:{client_id}:{request_id}"))
             .arg(1)
             .arg("NX")
-            .arg("EX")
-            .arg(window.as_secs().max(1))
+            // Milliseconds, as the in-memory window counts.
+            .arg("PX")
+            .arg(u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1))
             .query_async(&mut self.connection.clone())
             .await
+            .inspect_err(|_| telemetry::dependency_error("redis"))
             .context("Redis request-id check")?;
         Ok(stored.is_some())
     }

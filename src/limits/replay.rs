@@ -55,7 +55,12 @@ impl ReplayWindow {
     }
 
     /// Records the id; `false` if this client already used it in the window.
+    /// A window of zero remembers nothing (`--request-id-window 0` turns the
+    /// check off), in memory and in Redis alike.
     pub async fn first_use(&self, client_id: &str, request_id: &str) -> anyhow::Result<bool> {
+        if self.window.is_zero() {
+            return Ok(true);
+        }
         match &self.ids {
             RememberedIds::Local(local) => Ok(local.first_use(self.window, client_id, request_id)),
             RememberedIds::Shared(shared) => shared.first_use(client_id, request_id, self.window).await,

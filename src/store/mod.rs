@@ -9,7 +9,7 @@
 //! [`Store::changes_since`]: it never needs to read the whole data again
 //! while it runs (SPEC §8).
 //!
-//! Depends on `domain` only.
+//! Depends on `domain` and `telemetry` (its backends count failures).
 
 mod import;
 mod migrations;
@@ -91,6 +91,9 @@ pub trait Store: Send + Sync + 'static {
     /// The key that signs access tokens, shared by every instance on this
     /// database; created by the first migration run.
     async fn token_key(&self) -> Result<Vec<u8>>;
+
+    /// Whether the database answers a trivial query (`/readyz`).
+    async fn ping(&self) -> Result<()>;
 
     /// The answer remembered for a client's correlation id, if any (SPEC §7).
     async fn remembered(&self, client_id: &str, correlation_id: &str) -> Result<Option<Remembered>>;
@@ -282,6 +285,53 @@ impl DatabaseUrl {
     }
 }
 
+/// `url` with every password in it replaced by `***`, so that a database
+/// URL can be printed or logged: the user info's (`user:secret@host`) and
+/// any `password` parameter (`?password=…`, `&password=…`, or `password=…`
+/// in a `key=value` connection string, quoted or not).
+pub fn redacted(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    let mut rest = url;
+    if let Some(scheme_end) = url.find("://") {
+        let authority_start = scheme_end + 3;
+        let authority_end = url[authority_start..]
+            .find(['/', '?', '#'])
+            .map_or(url.len(), |end| authority_start + end);
+        if let Some(at) = url[authority_start..authority_end].rfind('@') {
+            let at = authority_start + at;
+            if let Some(colon) = url[authority_start..at].find(':') {
+                out.push_str(&url[..authority_start + colon + 1]);
+                out.push_str("***");
+                rest = &url[at..];
+            }
+        }
+    }
+    // `password=` parameters: at the start, or after `?`, `&` or a space.
+    while let Some(found) = find_password_key(rest) {
+        let value_start = found + "password=".len();
+        out.push_str(&rest[..value_start]);
+        out.push_str("***");
+        let value = &rest[value_start..];
+        let value_len = match value.strip_prefix('\'') {
+            Some(quoted) => quoted.find('\'').map_or(value.len(), |end| end + 2),
+            None => value.find(['&', ' ', '#']).unwrap_or(value.len()),
+        };
+        rest = &value[value_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Where a `password=` key starts in `text`, case-insensitively, if one
+/// does at a parameter boundary.
+fn find_password_key(text: &str) -> Option<usize> {
+    let lower = text.to_ascii_lowercase();
+    lower
+        .match_indices("password=")
+        .map(|(at, _)| at)
+        .find(|&at| at == 0 || matches!(lower.as_bytes()[at - 1], b'?' | b'&' | b' ' | b'\t'))
+}
+
 /// Opens the database `url` names and brings its schema up to date.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
     match DatabaseUrl::parse(url)? {
@@ -293,6 +343,44 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        let cases = [
+            (
+                "postgres://roster:s3cret@db.internal:5432/roster",
+                "postgres://roster:***@db.internal:5432/roster",
+            ),
+            ("postgres://roster@db/roster", "postgres://roster@db/roster"),
+            ("postgres://db/roster", "postgres://db/roster"),
+            (
+                "postgres://roster@db/roster?password=s3cret",
+                "postgres://roster@db/roster?password=***",
+            ),
+            (
+                "postgres://db/roster?sslmode=require&PASSWORD=s3cret&application_name=x",
+                "postgres://db/roster?sslmode=require&PASSWORD=***&application_name=x",
+            ),
+            (
+                "postgres://u:a@b@db/r?password=c&password=d",
+                "postgres://u:***@db/r?password=***&password=***",
+            ),
+            (
+                "host=db user=roster password='s3 cret' dbname=roster",
+                "host=db user=roster password=*** dbname=roster",
+            ),
+            ("host=db password=s3cret", "host=db password=***"),
+            ("postgres://db/roster?mypassword=x", "postgres://db/roster?mypassword=x"),
+            ("sqlite://roster.db", "sqlite://roster.db"),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(redacted(url), shown, "{url}");
+            assert!(
+                !redacted(url).contains("s3") && !redacted(url).contains("cret"),
+                "{url}"
+            );
+        }
+    }
 
     #[test]
     fn database_urls() {

@@ -165,6 +165,27 @@ async fn the_replay_window_counts_from_the_first_use() {
     );
 }
 
+/// `--request-id-window 0` remembers no request id, in memory and (on the
+/// PostgreSQL run) in Redis alike.
+#[tokio::test]
+async fn a_zero_replay_window_remembers_nothing() {
+    let server = server(AppConfig {
+        request_id_window: Duration::ZERO,
+        ..test_config()
+    })
+    .await;
+    let partner = server.client("*").await;
+    for _ in 0..3 {
+        let response = server
+            .get(PATH)
+            .partner(&partner)
+            .header("X-Request-Id", "same-id")
+            .send()
+            .await;
+        assert_eq!(response.status, 200, "{}", response.text());
+    }
+}
+
 #[tokio::test]
 async fn a_request_past_the_timeout_is_500_1124_with_its_request_id() {
     let server = server(AppConfig {

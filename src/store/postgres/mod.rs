@@ -9,11 +9,12 @@
 //! generation order, so a snapshot that sees generation `g` sees every
 //! write up to `g` and none after.
 //!
-//! Depends on `domain` and the store contract (`super`).
+//! Depends on `domain`, `telemetry` and the store contract (`super`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use async_trait::async_trait;
@@ -29,9 +30,10 @@ use super::migrations::{Migration, pending};
 use super::{
     CHANGE_LOG_MAX_CUSTOMERS, CHANGE_LOG_RETENTION, Changes, ClientChange, CustomerScan, CustomerWrite, Decision,
     Generation, ImportItem, ImportOutcome, Remembered, Reply, Retention, SCAN_BATCH, Seen, Store, Target, WriteOutcome,
-    new_customer_id, new_token_key, unix_now,
+    new_customer_id, new_token_key, redacted, unix_now,
 };
 use crate::domain::{ClientRecord, CustomerRecord, ResellerScope, Status};
+use crate::telemetry;
 
 const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -59,6 +61,8 @@ const IMPORT_LOCK: i64 = 0x526f_7374_6572_0002;
 const NAME_LOCKS: i32 = 0x526f_7374;
 
 const POOL_SIZE: usize = 16;
+/// Longest wait for a pooled connection, a new one, or a health check.
+const POOL_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub struct PostgresStore {
     pool: Pool,
@@ -67,7 +71,11 @@ pub struct PostgresStore {
 impl PostgresStore {
     /// Connects and migrates. Safe when several instances start at once.
     pub async fn open(url: &str) -> Result<Self> {
-        let config = tokio_postgres::Config::from_str(url).map_err(|e| anyhow!("--database {}: {e}", redact(url)))?;
+        let mut config =
+            tokio_postgres::Config::from_str(url).map_err(|e| anyhow!("--database {}: {e}", redacted(url)))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(POOL_TIMEOUT);
+        }
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -75,20 +83,31 @@ impl PostgresStore {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
+        // Bounded waits: with the database down or unreachable, a request
+        // fails within seconds (500 1124, the cause logged) instead of
+        // holding its permit until the request timeout.
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(POOL_TIMEOUT))
+            .create_timeout(Some(POOL_TIMEOUT))
+            .recycle_timeout(Some(POOL_TIMEOUT))
             .build()
             .context("building the PostgreSQL pool")?;
         let store = PostgresStore { pool };
         store
             .migrate()
             .await
-            .with_context(|| format!("preparing PostgreSQL database {}", redact(url)))?;
+            .with_context(|| format!("preparing PostgreSQL database {}", redacted(url)))?;
         Ok(store)
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object> {
-        self.pool.get().await.context("connecting to PostgreSQL")
+        self.pool
+            .get()
+            .await
+            .inspect_err(|_| telemetry::dependency_error("database"))
+            .context("connecting to PostgreSQL")
     }
 
     async fn migrate(&self) -> Result<()> {
@@ -125,20 +144,6 @@ impl PostgresStore {
         .await?;
         tx.commit().await?;
         Ok(())
-    }
-}
-
-/// The URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let credentials = &url[scheme_end + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
     }
 }
 
@@ -774,6 +779,11 @@ impl Store for PostgresStore {
             > 0)
     }
 
+    async fn ping(&self) -> Result<()> {
+        self.client().await?.simple_query("SELECT 1").await?;
+        Ok(())
+    }
+
     async fn token_key(&self) -> Result<Vec<u8>> {
         let client = self.client().await?;
         Ok(client
@@ -867,20 +877,5 @@ impl Store for PostgresStore {
         trim_remembered(&tx, retention, now).await?;
         tx.commit().await?;
         Ok(outcomes)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn passwords_never_reach_messages() {
-        assert_eq!(
-            redact("postgres://roster:s3cret@db.internal:5432/roster"),
-            "postgres://roster:***@db.internal:5432/roster"
-        );
-        assert_eq!(redact("postgres://roster@db/roster"), "postgres://roster@db/roster");
-        assert_eq!(redact("postgres://db/roster"), "postgres://db/roster");
     }
 }

@@ -12,7 +12,7 @@
 //! an async worker. Servers read the database only to start and to follow
 //! the change log; pages never touch it (`crate::catalog`).
 //!
-//! Depends on `domain` and the store contract (`super`).
+//! Depends on `domain`, `telemetry` and the store contract (`super`).
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -31,6 +31,7 @@ use super::{
     new_customer_id, new_token_key, unix_now,
 };
 use crate::domain::{ApiVersion, ClientRecord, CustomerRecord, ResellerScope, Status};
+use crate::telemetry;
 
 /// Versioned migrations, applied in order and recorded in `schema_migrations`.
 const MIGRATIONS: &[Migration] = &[
@@ -128,7 +129,9 @@ impl SqliteStore {
         work: impl FnOnce(&mut Connection) -> Result<R> + Send + 'static,
     ) -> Result<R> {
         let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || pool.with(work)).await?
+        tokio::task::spawn_blocking(move || pool.with(work))
+            .await?
+            .inspect_err(|_| telemetry::dependency_error("database"))
     }
 }
 
@@ -727,6 +730,10 @@ impl Store for SqliteStore {
             )? > 0)
         })
         .await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.run(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?)).await
     }
 
     async fn token_key(&self) -> Result<Vec<u8>> {
