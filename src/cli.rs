@@ -64,6 +64,10 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "ROSTER_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
+    /// Address of a second listener serving Prometheus metrics at
+    /// /metrics (SPEC §9); without it no metrics are recorded.
+    #[arg(long, env = "ROSTER_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
     #[command(flatten)]
     pub tuning: ServerTuning,
 }
@@ -342,6 +346,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             serve::run(ServeOptions {
                 database: args.database.database,
                 listen: args.listen,
+                metrics_listen: args.metrics_listen,
                 config: args.tuning.app_config()?,
             })
             .await

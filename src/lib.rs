@@ -22,3 +22,4 @@ pub mod limits;
 pub mod logs;
 pub mod serve;
 pub mod store;
+pub mod telemetry;

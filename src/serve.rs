@@ -2,7 +2,7 @@
 //! the listener and serve until SIGINT or SIGTERM. `roster demo` serves
 //! through the same [`until_signal`].
 //!
-//! Depends on `http`, `app` and `store`.
+//! Depends on `http`, `app`, `store` and `telemetry`.
 
 use std::sync::Arc;
 
@@ -10,24 +10,45 @@ use anyhow::{Context, Result};
 use tokio::net::TcpListener;
 
 use crate::app::{App, AppConfig};
-use crate::{http, store};
+use crate::{http, store, telemetry};
 
 /// What `roster serve` needs beyond its flags' defaults.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
     pub database: String,
     pub listen: String,
+    /// Where to serve Prometheus metrics, if anywhere.
+    pub metrics_listen: Option<String>,
     pub config: AppConfig,
 }
 
+/// Binds first, then opens the database and loads the catalog, answering
+/// 503 meanwhile (`/readyz` included, SPEC §9); then serves.
 pub async fn run(options: ServeOptions) -> Result<()> {
-    let store = store::open(&options.database).await?;
-    let backend = store.backend();
-    let app = App::new(store, options.config).await?;
     let listener = TcpListener::bind(&options.listen)
         .await
         .with_context(|| format!("listening on {}", options.listen))?;
-    tracing::info!(address = %listener.local_addr()?, backend, "serving");
+    let address = listener.local_addr()?;
+    if let Some(metrics_listen) = &options.metrics_listen {
+        let metrics = TcpListener::bind(metrics_listen)
+            .await
+            .with_context(|| format!("listening on {metrics_listen} for metrics"))?;
+        let handle = telemetry::install()?;
+        tracing::info!(address = %metrics.local_addr()?, "serving metrics at /metrics");
+        tokio::spawn(async move {
+            if let Err(error) = telemetry::serve(metrics, handle).await {
+                tracing::error!(error = %format!("{error:#}"), "the metrics listener stopped");
+            }
+        });
+    }
+    tracing::info!(%address, "listening; loading the catalog");
+    let (app, backend) = http::while_loading(&listener, async {
+        let store = store::open(&options.database).await?;
+        let backend = store.backend();
+        anyhow::Ok((App::new(store, options.config).await?, backend))
+    })
+    .await?;
+    tracing::info!(%address, backend, "serving");
     until_signal(app, listener).await
 }
 

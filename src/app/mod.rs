@@ -112,6 +112,8 @@ pub struct App {
     pub writer: Writer,
     /// How long answers to X-Correlation-Id writes are replayed.
     pub correlation_window: Duration,
+    /// Redis, when limits are shared through it (probed by `/readyz`).
+    shared: Option<SharedLimits>,
     /// The task applying the change log to the catalog; stopped with the app.
     follower: tokio::task::AbortHandle,
 }
@@ -126,14 +128,15 @@ impl App {
     pub async fn new(store: Arc<dyn Store>, config: AppConfig) -> Result<Arc<App>> {
         let catalog = Catalog::load_with(store.clone(), config.catalog.clone()).await?;
         let auth = Authenticator::new(store.clone(), config.client_cache_ttl).await?;
-        let (rate, replay) = match &config.redis {
-            Some(url) => {
-                let shared = SharedLimits::connect(url).await?;
-                (
-                    RateLimiter::shared(config.rate_limit, shared.clone()),
-                    ReplayWindow::shared(config.request_id_window, shared),
-                )
-            }
+        let shared = match &config.redis {
+            Some(url) => Some(SharedLimits::connect(url).await?),
+            None => None,
+        };
+        let (rate, replay) = match &shared {
+            Some(shared) => (
+                RateLimiter::shared(config.rate_limit, shared.clone()),
+                ReplayWindow::shared(config.request_id_window, shared.clone()),
+            ),
             None => (
                 RateLimiter::local(config.rate_limit),
                 ReplayWindow::local(config.request_id_window, config.request_id_capacity),
@@ -154,7 +157,41 @@ impl App {
             replay,
             limits: config.limits,
             logins: LoginGuard::new(config.logins),
+            shared,
             follower,
         }))
     }
+}
+
+/// How long `/readyz` waits for the database or Redis to answer.
+const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl App {
+    /// What keeps this server from being ready to serve (SPEC §9): the
+    /// database or Redis not answering. The catalog is loaded by the time an
+    /// `App` exists. Empty when ready; the causes are logged, the answer
+    /// names only the dependency.
+    pub async fn unready(&self) -> Vec<&'static str> {
+        let database = probe("database: not answering", self.store.ping());
+        let redis = async {
+            match &self.shared {
+                Some(shared) => probe("redis: not answering", shared.ping()).await,
+                None => None,
+            }
+        };
+        let (database, redis) = tokio::join!(database, redis);
+        database.into_iter().chain(redis).collect()
+    }
+}
+
+/// `problem` unless `check` succeeds within [`READINESS_TIMEOUT`]; the
+/// cause is logged.
+async fn probe(problem: &'static str, check: impl Future<Output = Result<()>>) -> Option<&'static str> {
+    let cause = match tokio::time::timeout(READINESS_TIMEOUT, check).await {
+        Ok(Ok(())) => return None,
+        Ok(Err(error)) => format!("{error:#}"),
+        Err(_) => format!("no answer within {} s", READINESS_TIMEOUT.as_secs()),
+    };
+    tracing::warn!(%cause, "not ready: {problem}");
+    Some(problem)
 }

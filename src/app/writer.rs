@@ -8,7 +8,7 @@
 //! Also the in-flight half of idempotency (SPEC §7): a correlation id
 //! being processed on this server answers a repeat with 4122.
 //!
-//! Depends on `catalog` and `store`.
+//! Depends on `catalog`, `store` and `telemetry`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::catalog::Catalog;
 use crate::store::{CustomerWrite, Retention, Store, WriteOutcome};
+use crate::telemetry;
 
 /// Most writes in one transaction.
 const GROUP: usize = 256;
@@ -58,12 +59,17 @@ impl Writer {
     /// Commits `write` (with the others waiting) and returns what became of
     /// it once the catalog shows it.
     pub async fn submit(&self, write: CustomerWrite) -> Result<WriteOutcome> {
+        let submitted = std::time::Instant::now();
         let (done, outcome) = oneshot::channel();
         self.jobs
             .send(Job { write, done })
             .await
             .map_err(|_| anyhow!("the writer stopped"))?;
-        outcome.await.map_err(|_| anyhow!("the writer stopped"))?
+        let outcome = outcome.await.map_err(|_| anyhow!("the writer stopped"))?;
+        if outcome.is_ok() {
+            telemetry::write(submitted.elapsed());
+        }
+        outcome
     }
 
     /// Marks a client's correlation id as in flight on this server, for a

@@ -4,7 +4,7 @@
 //! client, the rate decision) travels with the answer, because the
 //! response's headers and the access log need it whatever the outcome.
 //!
-//! Depends on `app`, `limits`, `domain` and its siblings `error` and `middleware`.
+//! Depends on `app`, `limits`, `telemetry`, `domain` and its siblings `error` and `middleware`.
 
 use std::sync::Arc;
 
@@ -17,6 +17,7 @@ use super::middleware::{ClientId, routed};
 use crate::app::App;
 use crate::domain::{ApiVersion, ClientRecord};
 use crate::limits::{RateDecision, RatePolicy};
+use crate::telemetry;
 
 static X_API_KEY: header::HeaderName = header::HeaderName::from_static("x-api-key");
 static RATELIMIT_POLICY: header::HeaderName = header::HeaderName::from_static("ratelimit-policy");
@@ -96,6 +97,7 @@ pub async fn admit(app: &App, headers: &HeaderMap, reseller_id: Option<&str>) ->
         Err(error) => return Err(refuse(Some(client), None, error.into())),
     };
     if let RateDecision::Denied { retry_after, .. } = rate {
+        telemetry::rate_limited();
         return Err(refuse(
             Some(client),
             Some(rate),

@@ -62,6 +62,10 @@ pub enum ApiError {
     TooManyRequests {
         retry_after: Duration,
     },
+    /// Not ready (SPEC §9): the catalog is loading, or a dependency does
+    /// not answer; details name which (503, a project-defined code like
+    /// 404 and 405).
+    Unavailable(Vec<&'static str>),
     /// The request ran past `--request-timeout`.
     Timeout,
     /// Anything unexpected. The cause is logged (with the request id) by the
@@ -121,6 +125,7 @@ impl ApiError {
                 "Request header fields too large",
             ),
             TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "4118", "Too many requests"),
+            Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "503", "Service unavailable"),
             Timeout | Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "1124",
@@ -137,6 +142,7 @@ impl ApiError {
             | ApiError::UnexpectedFields(details)
             | ApiError::MissingFields(details) => details.clone(),
             ApiError::CorrelationInvalid(detail) => vec![(*detail).to_owned()],
+            ApiError::Unavailable(details) => details.iter().map(|detail| (*detail).to_owned()).collect(),
             ApiError::PayloadTooLarge { max_bytes } => vec![format!("the body must be at most {max_bytes} bytes")],
             ApiError::UriTooLong { max_bytes } => vec![format!("the URI must be at most {max_bytes} bytes")],
             ApiError::HeadersTooLarge { max_bytes } => {

@@ -1,15 +1,42 @@
-//! `GET /healthz` (SPEC §5): 200 once the server accepts requests; no
-//! authentication, so load balancers can probe it.
+//! `GET /healthz` (SPEC §5): 200 once the server accepts requests, a
+//! liveness check; and `GET /readyz` (SPEC §9): 200 while the database
+//! (and Redis, when configured) answer, 503 otherwise. No authentication,
+//! so load balancers and orchestrators can probe them.
 //!
-//! Depends on its siblings `error` and `middleware`.
+//! Depends on `app` and its siblings `error` and `middleware`.
 
+use std::sync::Arc;
+
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use super::error::json_headers;
+use super::error::{ApiError, json_headers};
 use super::middleware::routed;
+use crate::app::App;
 
 pub const ROUTE: &str = "/healthz";
+pub const READY_ROUTE: &str = "/readyz";
 
 pub async fn health() -> Response {
     routed(ROUTE, (json_headers(), r#"{"status":"ok"}"#).into_response())
+}
+
+pub async fn ready(State(app): State<Arc<App>>) -> Response {
+    let unready = app.unready().await;
+    let response = match unready.is_empty() {
+        true => (json_headers(), r#"{"status":"ready"}"#).into_response(),
+        false => ApiError::Unavailable(unready).into_response(),
+    };
+    routed(READY_ROUTE, response)
+}
+
+/// The answer to every request while the catalog loads (before the server
+/// can answer anything else): 503, naming the cause, and the connection
+/// closed so that the client's next request reaches the loaded server.
+pub async fn loading() -> Response {
+    let mut response = ApiError::Unavailable(vec!["the catalog is loading"]).into_response();
+    response
+        .headers_mut()
+        .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+    response
 }

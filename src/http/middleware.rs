@@ -7,7 +7,7 @@
 //! than by a route layer: each `from_fn` layer clones and boxes the service
 //! below it on every request, ~1.2 µs a layer (docs/PERFORMANCE.md).
 //!
-//! Depends on `app` (limits), `logs`, `domain` and its sibling `error`.
+//! Depends on `app` (limits), `logs`, `telemetry`, `domain` and its sibling `error`.
 
 use std::any::Any;
 use std::borrow::Cow;
@@ -26,6 +26,7 @@ use super::error::{ApiError, InternalCause};
 use crate::app::HttpLimits;
 use crate::domain::ClientRecord;
 use crate::logs::Access;
+use crate::telemetry;
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub static X_CORRELATION_ID: HeaderName = HeaderName::from_static("x-correlation-id");
@@ -138,6 +139,7 @@ pub async fn request_context(State(guard): State<Arc<Guard>>, mut request: Reque
     }
     let status = response.status().as_u16();
     let route = response.extensions().get::<RouteTemplate>().map(|r| r.0.as_ref());
+    telemetry::request(route.unwrap_or("unmatched"), method.as_str(), status, started.elapsed());
     let client_id = response.extensions().get::<ClientId>().map(|c| c.0.client_id.as_str());
     let request_id = context.value().to_str().unwrap_or_default();
     match response.extensions().get::<InternalCause>() {

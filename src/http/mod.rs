@@ -1,7 +1,7 @@
 //! The HTTP surface: the router, its middleware, and [`serve`], which runs it
 //! on a listener the caller bound until the caller's shutdown signal.
 //!
-//! Depends on `app`, `catalog`, `auth`, `limits`, `store`, `logs` and `domain`.
+//! Depends on `app`, `catalog`, `auth`, `limits`, `store`, `logs`, `telemetry` and `domain`.
 
 pub mod accounts;
 pub mod caller;
@@ -37,7 +37,7 @@ pub fn router(app: Arc<App>) -> Router {
     let guard = Arc::new(middleware::Guard {
         in_flight: Semaphore::new(app.limits.max_in_flight.max(1)),
         limits: app.limits.clone(),
-        outside_in_flight: vec![token::ROUTE, token::ROUTE_V2, health::ROUTE],
+        outside_in_flight: vec![token::ROUTE, token::ROUTE_V2, health::ROUTE, health::READY_ROUTE],
     });
     Router::new()
         .route(customers::ROUTE, get(customers::list))
@@ -46,11 +46,36 @@ pub fn router(app: Arc<App>) -> Router {
         .route(token::ROUTE, post(token::issue))
         .route(token::ROUTE_V2, post(token::issue_v2))
         .route(health::ROUTE, get(health::health))
+        .route(health::READY_ROUTE, get(health::ready))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(from_fn_with_state(guard, middleware::request_context))
         .with_state(app)
+}
+
+/// Answers every request on `listener` with 503 ([`health::loading`]) until
+/// `loading` completes, and returns what it gave: the server is reachable
+/// (and `/readyz` says why it is not ready) while the catalog loads.
+pub async fn while_loading<T>(listener: &TcpListener, loading: impl Future<Output = T>) -> T {
+    let router: Router = Router::new().fallback(health::loading);
+    let mut loading = std::pin::pin!(loading);
+    loop {
+        tokio::select! {
+            done = &mut loading => return done,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let service = TowerToHyperService::new(router.clone());
+                tokio::spawn(async move {
+                    let _ = http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(Duration::from_secs(10))
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        }
+    }
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then stops

@@ -4,7 +4,7 @@
 //! milliseconds. Errors follow RFC 6749 §5.2 (`{"error": …}`), as OAuth
 //! clients expect.
 //!
-//! Depends on `app`, `auth`, `domain` and its siblings `error` and `middleware`.
+//! Depends on `app`, `auth`, `telemetry`, `domain` and its siblings `error` and `middleware`.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -26,6 +26,7 @@ use crate::auth::secret::{decoy_hash, verify_secret};
 use crate::auth::token::DEFAULT_TTL_SECS;
 use crate::auth::{authorization_credentials, plausible_client_id};
 use crate::domain::form;
+use crate::telemetry;
 
 /// An RFC 6749 §5.2 error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,7 +205,13 @@ async fn grant(
     // number at a time, with a bounded queue, and not at all for an address
     // that keeps failing (docs/DECISIONS.md, "Logins under attack").
     let logins = &app.logins;
-    let turn = logins.admit(client_id, address).await.map_err(OAuthError::Refused)?;
+    let turn = logins.admit(client_id, address).await.map_err(|refusal| {
+        telemetry::login(match refusal {
+            Refusal::Busy => "busy",
+            Refusal::CoolingDown(_) => "refused",
+        });
+        OAuthError::Refused(refusal)
+    })?;
     let client = app.store.client(client_id).await.map_err(Failure::Internal)?;
     let hash = client
         .as_ref()
@@ -216,6 +223,7 @@ async fn grant(
     drop(turn);
     let client = client.filter(|c| matches && c.enabled);
     logins.record(client_id, address, client.is_some());
+    telemetry::login(if client.is_some() { "issued" } else { "invalid_client" });
     let client = client.ok_or(invalid)?;
 
     Ok(token_for(app.auth.signer(), &client, DEFAULT_TTL_SECS))

@@ -358,6 +358,8 @@ fn generate_is_deterministic_ndjson() {
 pub struct Served {
     pub child: Child,
     pub address: String,
+    /// Where `--metrics-listen` serves, when it was given.
+    pub metrics_address: Option<String>,
     pub logs: std::sync::mpsc::Receiver<String>,
 }
 
@@ -369,12 +371,17 @@ fn serve(database: &TestDatabase) -> Served {
 
 /// `roster serve` with `ROSTER_RATE_LIMIT=rate_limit`.
 pub fn serve_limited(database: &TestDatabase, rate_limit: &str) -> Served {
+    serve_env(database, &[("ROSTER_RATE_LIMIT", rate_limit)])
+}
+
+/// `roster serve` on a random port with these environment variables too.
+pub fn serve_env(database: &TestDatabase, env: &[(&str, &str)]) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
         .arg("serve")
         .env("ROSTER_DATABASE", &database.url)
         .env("ROSTER_LISTEN", "127.0.0.1:0")
-        .env("ROSTER_RATE_LIMIT", rate_limit)
         .env("ROSTER_LOG_FORMAT", "json")
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -386,11 +393,15 @@ pub fn serve_limited(database: &TestDatabase, rate_limit: &str) -> Served {
             let _ = sender.send(line);
         }
     });
+    let mut metrics_address = None;
     let address = loop {
         let line = logs
             .recv_timeout(Duration::from_secs(30))
             .expect("the server logs its address");
         let entry: Value = serde_json::from_str(&line).unwrap_or_default();
+        if entry["message"] == "serving metrics at /metrics" {
+            metrics_address = entry["address"].as_str().map(str::to_owned);
+        }
         if entry["message"] == "serving" {
             break entry["address"].as_str().unwrap().to_owned();
         }
@@ -399,7 +410,12 @@ pub fn serve_limited(database: &TestDatabase, rate_limit: &str) -> Served {
         !address.ends_with(":8080"),
         "ROSTER_LISTEN=127.0.0.1:0 was read: {address}"
     );
-    Served { child, address, logs }
+    Served {
+        child,
+        address,
+        metrics_address,
+        logs,
+    }
 }
 
 pub fn http(address: &str, request: &str) -> String {
@@ -408,6 +424,35 @@ pub fn http(address: &str, request: &str) -> String {
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     response
+}
+
+/// `POST /ims/token/v3` with a client's id and secret, on a new connection.
+pub fn post_token(address: &str, id: &str, secret: &str) -> String {
+    let body = credentials(id, secret);
+    http(
+        address,
+        &format!(
+            "POST /ims/token/v3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+}
+
+/// `GET path` with a client's token and key, on a new connection.
+pub fn get_with_token(address: &str, path: &str, token: &str, id: &str) -> String {
+    http(
+        address,
+        &format!(
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+             Authorization: Bearer {token}\r\nX-Api-Key: {id}\r\n\r\n"
+        ),
+    )
+}
+
+/// The JSON body of a whole HTTP/1.1 response.
+pub fn body_of(response: &str) -> Value {
+    serde_json::from_str(response.split_once("\r\n\r\n").expect("a response").1).expect("a JSON body")
 }
 
 #[test]
@@ -420,26 +465,11 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0_and_logs_no_secrets() {
     );
     let mut served = serve(&database);
 
-    let token: Value = {
-        let body = credentials(id, secret);
-        let response = http(
-            &served.address,
-            &format!(
-                "POST /ims/token/v3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
-                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            ),
-        );
-        serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap()
-    };
-    let token = token["access_token"].as_str().unwrap().to_owned();
-    let listed = http(
-        &served.address,
-        &format!(
-            "GET /v3/resellers/R1/customers HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
-             Authorization: Bearer {token}\r\nX-Api-Key: {id}\r\n\r\n"
-        ),
-    );
+    let token = body_of(&post_token(&served.address, id, secret))["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let listed = get_with_token(&served.address, "/v3/resellers/R1/customers", &token, id);
     assert!(listed.starts_with("HTTP/1.1 404"), "{listed}");
     assert!(
         listed.contains("ratelimit-policy: \"client\";q=2;w=2\r\n"),

@@ -289,6 +289,15 @@ async fn when_redis_goes_away_limited_requests_fail_with_1124_instead_of_skippin
     assert_eq!(replay_checked.status, 500, "the replay check is not skipped");
     let no_request_id = server.get_as(&unlimited, PATH).await;
     assert_eq!(no_request_id.status, 200, "requests that need neither still work");
+    let not_ready = server.get("/readyz").send().await;
+    assert_eq!(
+        not_ready.error(),
+        (
+            503,
+            crate::support::error_body("503", "Service unavailable", &["redis: not answering"])
+        ),
+        "SPEC §9: not ready while Redis does not answer"
+    );
 
     // Back again: the connection manager reconnects.
     let _restarted = OwnRedis::start(port);
@@ -301,4 +310,9 @@ async fn when_redis_goes_away_limited_requests_fail_with_1124_instead_of_skippin
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(recovered, "requests succeed again once Redis is back");
+    let ready = server.get("/readyz").send().await;
+    assert_eq!(
+        (ready.status, ready.json()),
+        (200, serde_json::json!({"status": "ready"}))
+    );
 }

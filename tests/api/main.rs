@@ -10,5 +10,6 @@ mod instances;
 mod limits;
 mod listing;
 mod model;
+mod operations;
 mod property;
 mod support;
