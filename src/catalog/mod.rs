@@ -14,7 +14,7 @@
 //! or one write changed more customers than are worth applying one by one)
 //! is a new catalog built beside the old one, which serves until the swap.
 //!
-//! Depends on `store` and `domain`.
+//! Depends on `store`, `telemetry` and `domain`.
 
 pub mod documents;
 pub mod index;
@@ -35,9 +35,13 @@ pub use self::index::{Order, Plan};
 use self::locator::{Location, Locator};
 use crate::domain::{CustomerRecord, ListQuery, customer};
 use crate::store::{Changes, Generation, Store};
+use crate::telemetry;
 
 /// How often a server asks the change log for writes it has not applied.
 pub const FOLLOW_EVERY: Duration = Duration::from_millis(100);
+
+/// While following fails, how often it is logged again.
+const FOLLOW_FAILURE_LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// A catch-up that would fetch more changed customers than this builds the
 /// catalog afresh instead.
@@ -115,6 +119,11 @@ impl Catalog {
 
     pub async fn load_with(store: Arc<dyn Store>, options: CatalogOptions) -> Result<Self> {
         let state = build(store.as_ref(), &options).await?;
+        if telemetry::enabled() {
+            let generation = state.shared.generation.load(AtomicOrdering::Acquire);
+            let customers = state.shared.locator.read().expect("locator lock").len();
+            telemetry::catalog(customers, generation);
+        }
         Ok(Catalog {
             inner: Arc::new(Inner {
                 store,
@@ -149,20 +158,50 @@ impl Catalog {
 
     /// Follows the change log until the task is dropped: every `every`, the
     /// writes committed since are applied. A failure is logged and retried.
+    ///
+    /// While the database cannot be read the catalog keeps serving what it
+    /// has; the failure is logged when it starts and every 10 seconds while
+    /// it lasts (not every attempt), and the recovery once.
     pub async fn follow(&self, every: Duration) {
+        let mut failing_since: Option<Instant> = None;
+        let mut logged = Instant::now();
         loop {
             tokio::time::sleep(every).await;
-            if let Err(error) = self.refresh().await {
-                tracing::warn!(
-                    error = format!("{error:#}"),
-                    "following the change log failed; retrying"
-                );
+            match self.refresh().await {
+                Ok(generation) => {
+                    if let Some(since) = failing_since.take() {
+                        tracing::info!(
+                            generation,
+                            failed_for_ms = since.elapsed().as_millis() as u64,
+                            "following the change log again"
+                        );
+                    }
+                }
+                Err(error) => {
+                    if failing_since.is_none() || logged.elapsed() >= FOLLOW_FAILURE_LOG_EVERY {
+                        tracing::warn!(
+                            error = format!("{error:#}"),
+                            failing_for_ms = failing_since.map_or(0, |since| since.elapsed().as_millis() as u64),
+                            "following the change log failed; serving what was applied, retrying"
+                        );
+                        logged = Instant::now();
+                    }
+                    failing_since.get_or_insert_with(Instant::now);
+                }
             }
         }
     }
 
     /// Applies every write committed so far; returns the generation reached.
     pub async fn refresh(&self) -> Result<Generation> {
+        let reached = self.apply_committed().await?;
+        if telemetry::enabled() {
+            telemetry::catalog(self.customer_count(), reached);
+        }
+        Ok(reached)
+    }
+
+    async fn apply_committed(&self) -> Result<Generation> {
         let _applying = self.inner.applying.lock().await;
         let applied = self.generation();
         let started = Instant::now();
@@ -188,6 +227,7 @@ impl Catalog {
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     "changes applied"
                 );
+                telemetry::catch_up(started.elapsed());
                 Ok(generation)
             }
             Changes::Rebuild => self.rebuild().await,
@@ -568,7 +608,21 @@ impl Inner {
                 }
             };
             let cell = &state.cells[number as usize];
-            if reseller_ops.len() >= CHANGE_ON_COPY {
+            // Updates that keep every key cost a store each; only the others
+            // move list entries and count towards working on a copy.
+            let reordering = {
+                let index = cell.index.read().expect("reseller lock");
+                reseller_ops
+                    .iter()
+                    .filter(|op| match **op {
+                        Op::Update { slot, record } => {
+                            !index.keeps_keys(slot, &Entry::of(&changed[record], places[record]))
+                        }
+                        _ => true,
+                    })
+                    .count()
+            };
+            if reordering >= CHANGE_ON_COPY {
                 let mut copy = cell.index.read().expect("reseller lock").clone();
                 change(&mut copy, &mut released, &mut located);
                 if copy.needs_maintenance() {

@@ -99,6 +99,16 @@ impl NamePattern {
         self.parts.iter().map(String::as_str)
     }
 
+    /// Whether the first literal run must start the name (no `*` before it).
+    pub fn starts_anchored(&self) -> bool {
+        !self.parts.is_empty() && !self.leading_star
+    }
+
+    /// Whether the last literal run must end the name (no `*` after it).
+    pub fn ends_anchored(&self) -> bool {
+        !self.parts.is_empty() && !self.trailing_star
+    }
+
     /// The longest literal run: every matching name contains it, which makes
     /// it the cheapest pre-filter for a scan.
     pub fn needle(&self) -> &str {

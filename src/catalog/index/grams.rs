@@ -112,12 +112,16 @@ pub struct Grams {
     room: usize,
 }
 
-/// The distinct grams of a name: each byte and each pair of bytes.
+/// The distinct grams of a name: each byte, and each pair of bytes of the
+/// name framed by `NAME_START` and `NAME_END` (so its first and last
+/// bytes are pairs too).
 fn grams_of(name: &[u8]) -> Vec<u32> {
+    let mut framed = Vec::with_capacity(name.len() + 2);
+    super::frame(name, &mut framed);
     let mut keys: Vec<u32> = name
         .iter()
         .map(|byte| gram(std::slice::from_ref(byte)))
-        .chain(name.windows(2).map(gram))
+        .chain(framed.windows(2).map(gram))
         .collect();
     keys.sort_unstable();
     keys.dedup();
@@ -162,12 +166,12 @@ impl Grams {
         }
     }
 
-    /// The slots with one of `statuses` whose name has every byte pair
-    /// (and byte) of every literal of `parts`: a superset of the matches.
-    /// `exact` when it is the match set itself: one literal of one or two
-    /// bytes, given as a `*literal*` pattern (SPEC §2 matches whole names,
-    /// so only then is containment the whole test).
-    pub fn candidates(&self, statuses: StatusSet, parts: &[&[u8]], contains: bool) -> (Bits, bool) {
+    /// The slots with one of `statuses` whose framed name has every byte
+    /// pair (and byte) of every literal of `parts` (framed where anchored):
+    /// a superset of the matches. `exact` when it is the match set itself:
+    /// `single` (that one literal is the whole pattern) and of one or two
+    /// bytes.
+    pub fn candidates(&self, statuses: StatusSet, parts: &[&[u8]], single: bool) -> (Bits, bool) {
         let mut candidates = Bits::with_room(self.room);
         for status in statuses.iter() {
             candidates.unite(&self.statuses[status.index()]);
@@ -194,7 +198,7 @@ impl Grams {
                 postings.narrow(&mut candidates);
             }
         }
-        let exact = contains && matches!(parts, [one] if one.len() <= 2);
+        let exact = single && matches!(parts, [one] if one.len() <= 2);
         (candidates, exact)
     }
 }

@@ -34,6 +34,21 @@ use self::trigrams::Trigrams;
 use super::documents::DocRef;
 use crate::domain::{ListQuery, PatternShape, Status};
 
+/// Marks the start of a name in the gram sets and trigram postings (never
+/// a byte of UTF-8), so that `*inc` and `ab*cd` narrow by where their
+/// literals sit, not only by what they contain.
+pub const NAME_START: u8 = 0xFE;
+/// Marks the end of a name, likewise.
+pub const NAME_END: u8 = 0xFF;
+
+/// `name` between [`NAME_START`] and [`NAME_END`], into `framed`.
+pub fn frame(name: &[u8], framed: &mut Vec<u8>) {
+    framed.clear();
+    framed.push(NAME_START);
+    framed.extend_from_slice(name);
+    framed.push(NAME_END);
+}
+
 /// Resellers with at least this many customers get trigram postings; below
 /// it, checking every name costs microseconds and the postings would cost
 /// more memory than they save time.
@@ -153,7 +168,21 @@ impl ResellerIndex {
 
     /// Replaces the customer in `slot` with its changed self; returns the
     /// record it referred to.
+    /// Whether replacing `slot`'s customer with `entry` keeps everything the
+    /// lists, labels and gram sets are keyed by (status, creation date,
+    /// name): then [`ResellerIndex::update`] only moves the record.
+    pub fn keeps_keys(&self, slot: u32, entry: &Entry<'_>) -> bool {
+        self.slots.status(slot) == entry.status
+            && self.slots.created(slot) == entry.created
+            && self.slots.name(slot) == entry.name_key.as_bytes()
+    }
+
     pub fn update(&mut self, slot: u32, entry: Entry<'_>) -> DocRef {
+        if self.keeps_keys(slot, &entry) {
+            // Most writes (tags, contacts, an address) change nothing a list,
+            // a label or a gram set is keyed by: only the record moves.
+            return self.slots.replace(slot, entry);
+        }
         self.lists.remove(&self.slots, slot);
         if let Some(grams) = &mut self.grams {
             std::sync::Arc::make_mut(grams).remove(slot, self.slots.status(slot), self.slots.name(slot));
@@ -338,16 +367,36 @@ impl ResellerIndex {
     fn search(&self, query: &ListQuery, order: Order, window: Window) -> Selection {
         let pattern = query.name.as_ref().expect("a postings plan has a pattern");
         let grams = self.grams.as_ref().expect("a postings plan has gram sets");
-        let parts: Vec<&[u8]> = pattern.parts().map(str::as_bytes).collect();
-        let contains = matches!(pattern.shape(), PatternShape::Contains(_));
-        let (mut matches, mut exact) = grams.candidates(query.statuses, &parts, contains);
+        // The literals as the sets index them: the first behind NAME_START
+        // when nothing may precede it, the last before NAME_END likewise.
+        let count = pattern.parts().count();
+        let framed: Vec<Vec<u8>> = pattern
+            .parts()
+            .enumerate()
+            .map(|(i, part)| {
+                let mut framed = Vec::with_capacity(part.len() + 2);
+                if i == 0 && pattern.starts_anchored() {
+                    framed.push(NAME_START);
+                }
+                framed.extend_from_slice(part.as_bytes());
+                if i + 1 == count && pattern.ends_anchored() {
+                    framed.push(NAME_END);
+                }
+                framed
+            })
+            .collect();
+        let parts: Vec<&[u8]> = framed.iter().map(Vec::as_slice).collect();
+        // One framed literal (`*abc*`, `*abc`) is the whole pattern: a name
+        // matches exactly when its framed form contains it.
+        let single = parts.len() == 1;
+        let (mut matches, mut exact) = grams.candidates(query.statuses, &parts, single);
         if let Some(trigrams) = &self.trigrams {
             for part in parts.iter().filter(|part| part.len() >= 3) {
                 matches.intersect_list(&trigrams.candidates(part));
             }
-            // A three-byte `*literal*` is exactly its posting list, while
+            // A single three-byte literal is exactly its posting list, while
             // the postings are exact.
-            exact |= contains && matches!(parts.as_slice(), [one] if one.len() == 3) && trigrams.exact();
+            exact |= single && matches!(parts.as_slice(), [one] if one.len() == 3) && trigrams.exact();
         }
         if !exact || !query.created.is_unbounded() {
             matches.retain(|slot| {
@@ -550,7 +599,7 @@ mod tests {
         )
     }
 
-    const QUERIES: [&str; 27] = [
+    const QUERIES: [&str; 32] = [
         "",
         "status=1000&status=1002&offset=37&limit=50",
         "sort-by=companyName&order-by=asc&offset=1000",
@@ -576,6 +625,11 @@ mod tests {
         "name=*ab*co*",
         "name=*s+l*&status=1002&status=1000",
         "name=*inc",
+        "name=*h",
+        "name=*bh&sort-by=companyName",
+        "name=g*h",
+        "name=a*e*&status=1000&status=1002",
+        "name=s*a*g&order-by=asc",
         "name=*q*",
         "offset=100000",
     ];

@@ -1,5 +1,6 @@
 //! Trigram postings for a large reseller: for each 3-byte sequence of the
-//! folded names, the slots whose name contains it. A substring search
+//! folded names, framed by `NAME_START` and `NAME_END` (so `*inc` looks up
+//! `"nc" + end`), the slots whose name contains it. A substring search
 //! starts from the shortest posting list of its needle's trigrams instead
 //! of every name.
 //!
@@ -11,7 +12,7 @@
 //! stale entries grow past a share of the whole, the catalog rebuilds the
 //! postings ([`Trigrams::worn`]).
 //!
-//! Depends on `slots`.
+//! Depends on `slots` and the framing of its parent module.
 
 use std::collections::HashMap;
 
@@ -36,11 +37,12 @@ fn key(bytes: &[u8]) -> u32 {
 
 impl Trigrams {
     pub fn build(slots: &Slots) -> Self {
-        let mut pairs: Vec<u64> = Vec::with_capacity(slots.live() * 16);
+        let mut pairs: Vec<u64> = Vec::with_capacity(slots.live() * 24);
+        let mut framed = Vec::new();
         for slot in slots.live_slots() {
+            super::frame(slots.name(slot), &mut framed);
             pairs.extend(
-                slots
-                    .name(slot)
+                framed
                     .windows(3)
                     .map(|window| u64::from(key(window)) << 32 | u64::from(slot)),
             );
@@ -80,7 +82,9 @@ impl Trigrams {
 
     /// Records that `slot` now holds `name` (a new slot, or a changed name).
     pub fn add(&mut self, slot: u32, name: &[u8]) {
-        for window in name.windows(3) {
+        let mut framed = Vec::with_capacity(name.len() + 2);
+        super::frame(name, &mut framed);
+        for window in framed.windows(3) {
             if self.built(window).binary_search(&slot).is_ok() {
                 continue;
             }
