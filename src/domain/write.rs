@@ -381,6 +381,106 @@ impl NewCustomer {
     }
 }
 
+/// Which document [`json_schema`] describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaOf {
+    /// A `POST /v3/customers` body.
+    NewCustomer,
+    /// A `PATCH /v3/customers/{id}` merge patch.
+    Patch,
+    /// A customer as the API returns it (imports may keep fields of their
+    /// own, so others are allowed).
+    Customer,
+}
+
+/// The JSON Schema (draft 2020-12, as OpenAPI 3.1 takes it) of `of`, made
+/// from the field table that checks the bodies, so the published schema
+/// and the checks cannot disagree. Rules a schema cannot say exactly
+/// (country codes, email addresses, language tags) are loosened to their
+/// type and length.
+pub fn json_schema(of: SchemaOf) -> Value {
+    object_schema(CUSTOMER, of)
+}
+
+fn object_schema(fields: &[Field], of: SchemaOf) -> Value {
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    for field in fields {
+        if of == SchemaOf::NewCustomer && field.access == ReadOnly {
+            continue;
+        }
+        let mut schema = kind_schema(field.kind, field.need, of);
+        if of == SchemaOf::NewCustomer && field.need == Required && schema["type"] == "string" {
+            schema["minLength"] = json!(1);
+        }
+        if of == SchemaOf::Patch && field.need == Optional {
+            // A merge patch removes an optional field with null.
+            schema = json!({"anyOf": [schema, {"type": "null"}]});
+        }
+        properties.insert(field.name.to_owned(), schema);
+        if of == SchemaOf::NewCustomer && field.need != Optional {
+            required.push(field.name);
+        }
+    }
+    let mut schema = json!({"type": "object", "properties": properties});
+    if !required.is_empty() {
+        schema["required"] = json!(required);
+    }
+    if of != SchemaOf::Customer {
+        schema["additionalProperties"] = json!(false);
+    }
+    schema
+}
+
+fn kind_schema(kind: Kind, need: Need, of: SchemaOf) -> Value {
+    match kind {
+        Text(rule) => rule_schema(rule, of),
+        Texts => json!({"type": "array", "items": {"type": "string"}}),
+        Flag => json!({"type": "boolean"}),
+        Anything => json!({}),
+        Objects => json!({"type": "array", "items": {"type": "object"}}),
+        Object(fields) => object_schema(fields, of),
+        List(fields) => {
+            // List items are given whole, in a patch too.
+            let items = object_schema(
+                fields,
+                if of == SchemaOf::Patch {
+                    SchemaOf::NewCustomer
+                } else {
+                    of
+                },
+            );
+            let mut schema = json!({"type": "array", "items": items});
+            if need == NonEmpty && of != SchemaOf::Customer {
+                schema["minItems"] = json!(1);
+            }
+            schema
+        }
+    }
+}
+
+fn rule_schema(rule: Rule, of: SchemaOf) -> Value {
+    if of == SchemaOf::Customer {
+        return json!({"type": "string"});
+    }
+    match rule {
+        Rule::MaxChars(max) => json!({"type": "string", "maxLength": max}),
+        Rule::OneOf(allowed) => {
+            let values: Vec<&str> = std::iter::once("").chain(allowed.iter().copied()).collect();
+            json!({"type": "string", "enum": values})
+        }
+        Rule::Date => json!({"type": "string", "description": "\"\" or a date YYYY-MM-DD"}),
+        Rule::LanguageTag => json!({"type": "string", "description": "\"\" or an IETF language tag such as en-US"}),
+        Rule::Country => {
+            json!({"type": "string", "pattern": "^[A-Z]{2}$", "description": "an ISO 3166-1 alpha-2 code"})
+        }
+        Rule::Email => {
+            json!({"type": "string", "format": "email", "maxLength": 250,
+                "description": "an email address (RFC 5322 addr-spec)"})
+        }
+    }
+}
+
 /// The first contact's email of a stored customer, for the duplicate check.
 pub fn first_email_of(record: &CustomerRecord) -> Option<String> {
     let doc: Value = serde_json::from_str(&record.doc).ok()?;

@@ -134,6 +134,41 @@ impl ApiError {
         }
     }
 
+    /// One error of each kind, for the code table's readers (the OpenAPI
+    /// document and the docs page).
+    pub fn one_of_each() -> Vec<ApiError> {
+        use ApiError::*;
+        vec![
+            InvalidFields(Vec::new()),
+            InvalidParameters(Vec::new()),
+            DuplicateRequestId,
+            NotEditable(Vec::new()),
+            UnexpectedFields(Vec::new()),
+            MissingFields(Vec::new()),
+            UpdateBlocked,
+            AlreadyExists,
+            CorrelationInvalid(""),
+            CorrelationInFlight,
+            TokenMissing,
+            TokenInvalid,
+            ApiKeyInvalid,
+            ResellerForbidden,
+            UnknownReseller,
+            UnknownCustomer,
+            NotFound,
+            MethodNotAllowed,
+            PreconditionFailed,
+            PayloadTooLarge { max_bytes: 0 },
+            UriTooLong { max_bytes: 0 },
+            HeadersTooLarge { max_bytes: 0 },
+            TooManyRequests {
+                retry_after: Duration::ZERO,
+            },
+            Unavailable(Vec::new()),
+            Internal(anyhow::anyhow!("an example")),
+        ]
+    }
+
     fn details(&self) -> Vec<String> {
         match self {
             ApiError::InvalidFields(details)

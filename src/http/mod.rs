@@ -6,10 +6,12 @@
 pub mod accounts;
 pub mod caller;
 pub mod customers;
+pub mod docs;
 pub mod error;
 pub mod headers;
 pub mod health;
 pub mod middleware;
+pub mod openapi;
 pub mod token;
 
 use std::future::Future;
@@ -47,6 +49,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route(token::ROUTE_V2, post(token::issue_v2))
         .route(health::ROUTE, get(health::health))
         .route(health::READY_ROUTE, get(health::ready))
+        .route(openapi::ROUTE, get(openapi::serve))
+        .route(docs::ROUTE, get(docs::serve))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(CatchPanicLayer::custom(middleware::panic_response))

@@ -158,3 +158,84 @@ fn metrics_count_requests_logins_and_the_catalog() {
     std::thread::sleep(Duration::from_millis(50));
     assert!(TcpStream::connect(&metrics_address).is_err());
 }
+
+/// SPEC §9: `/openapi.json` describes exactly the routes the server answers
+/// (each documented operation reaches a handler), and `/docs` shows every
+/// operation, offline.
+#[tokio::test]
+async fn the_openapi_document_and_the_docs_page_cover_every_route() {
+    let server = TestServer::start().await;
+    let response = server.get("/openapi.json").send().await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("content-type"), Some("application/json"));
+    let document = response.json();
+    assert_eq!(document["openapi"], "3.1.0");
+    let paths: Vec<&str> = document["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/v3/resellers/{reseller_id}/customers",
+            "/v3/customers/{customer_id}",
+            "/v3/customers",
+            "/ims/token/v3",
+            "/ims/token/v2",
+            "/healthz",
+            "/readyz",
+            "/openapi.json",
+            "/docs",
+        ]
+    );
+    let mut operations = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let concrete = path.replace("{reseller_id}", "R1").replace("{customer_id}", "C1");
+            let method = http::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let answer = server.request(method.clone(), &concrete).send().await;
+            let unrouted = answer.status == 405 || (answer.status == 404 && answer.json()["code"] == "404");
+            assert!(
+                !unrouted,
+                "{method} {concrete} is documented but not served: {}",
+                answer.status
+            );
+            operations.push(operation["operationId"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(operations.len(), 10);
+
+    let page = server.get("/docs").send().await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        page.header("content-security-policy"),
+        Some("default-src 'none'; style-src 'unsafe-inline'; img-src data:")
+    );
+    for operation in &operations {
+        assert!(
+            page.text().contains(&format!("id=\"{operation}\"")),
+            "{operation} is not on the page"
+        );
+    }
+    assert!(!page.text().contains("<script"), "the page runs no script");
+    assert!(
+        !page.text().contains("src=\"http"),
+        "the page loads nothing from elsewhere"
+    );
+    // The code table is on the page, whole.
+    for (status, code, message) in [
+        (400, "1132", "Invalid value for search parameter"),
+        (503, "503", "Service unavailable"),
+        (500, "1124", "Internal Server Error. Please try again later"),
+    ] {
+        assert!(
+            page.text().contains(&format!(
+                "<tr><td>{status}</td><td><code>{code}</code></td><td>{message}</td></tr>"
+            )),
+            "{code} missing"
+        );
+    }
+}

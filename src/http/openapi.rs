@@ -1,0 +1,631 @@
+//! `GET /openapi.json` (SPEC §9): an OpenAPI 3.1 description of every
+//! route, built from the values that serve them, so it cannot drift: the
+//! route templates of the handlers, SPEC §2's parameter list
+//! (`domain::query::PARAMETERS`, each given its schema here, which a test
+//! checks against the parser), the body field table that validates writes
+//! (`domain::write::json_schema`), the API versions, statuses and the
+//! error code table (`ApiError`). `GET /docs` renders the same document.
+//!
+//! Depends on `domain` and its siblings (their routes and error table).
+
+use std::sync::OnceLock;
+
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::error::{ApiError, json_headers};
+use super::middleware::routed;
+use super::{accounts, customers, health, token};
+use crate::domain::query::PARAMETERS;
+use crate::domain::write::{SchemaOf, json_schema};
+use crate::domain::{ApiVersion, Status};
+
+pub const ROUTE: &str = "/openapi.json";
+
+pub async fn serve() -> Response {
+    static BODY: OnceLock<String> = OnceLock::new();
+    let body = BODY.get_or_init(|| document().to_string());
+    routed(ROUTE, (json_headers(), body.as_str()).into_response())
+}
+
+/// The document, built once.
+pub fn document() -> &'static Value {
+    static DOCUMENT: OnceLock<Value> = OnceLock::new();
+    DOCUMENT.get_or_init(build)
+}
+
+/// Which errors an operation may answer, by code (the rest of the table
+/// does not apply to it).
+struct Operation {
+    method: &'static str,
+    path: &'static str,
+    id: &'static str,
+    summary: &'static str,
+    description: &'static str,
+    parameters: Vec<Value>,
+    body: Option<Value>,
+    /// Success responses: status → response object.
+    success: Vec<(&'static str, Value)>,
+    errors: Vec<&'static str>,
+    /// OpenAPI security requirements.
+    security: Value,
+}
+
+fn build() -> Value {
+    let mut paths = Map::new();
+    for operation in operations() {
+        let mut responses = Map::new();
+        for (status, response) in operation.success {
+            responses.insert(status.to_owned(), response);
+        }
+        for (status, response) in error_responses(&operation.errors) {
+            responses.insert(status, response);
+        }
+        responses.insert(
+            "default".to_owned(),
+            json!({"description": "Any other error, in the same shape.", "content": error_content()}),
+        );
+        let mut object = json!({
+            "operationId": operation.id,
+            "summary": operation.summary,
+            "description": operation.description,
+            "parameters": operation.parameters,
+            "responses": responses,
+        });
+        if let Some(body) = operation.body {
+            object["requestBody"] = body;
+        }
+        object["security"] = operation.security;
+        paths
+            .entry(operation.path)
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .expect("a path item")
+            .insert(operation.method.to_owned(), object);
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Roster: customer accounts",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "A software marketplace's partner API for customer accounts: list a reseller's \
+                customers (filtered, sorted, counted exactly), read, create and update one customer, \
+                idempotently, in two response versions. Every error has the body \
+                `{\"code\", \"message\", \"additionalDetails\"}`; the token endpoints answer OAuth's own. \
+                An `Accept` header, if sent, must admit application/json; bodies are JSON \
+                (`application/merge-patch+json` for updates).",
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearerToken": {"type": "http", "scheme": "bearer",
+                    "description": "An access token from `POST /ims/token/v3`."},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key",
+                    "description": "The client id the token was issued to."},
+                "clientBasic": {"type": "http", "scheme": "basic",
+                    "description": "client_secret_basic: the client id and secret, form-encoded."},
+            },
+            "schemas": schemas(),
+        },
+    })
+}
+
+fn reference(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn error_content() -> Value {
+    json!({"application/json": {"schema": reference("Error")}})
+}
+
+/// One response per HTTP status among `codes`, describing each code.
+fn error_responses(codes: &[&str]) -> Vec<(String, Value)> {
+    let mut by_status: Vec<(u16, Vec<String>)> = Vec::new();
+    for error in ApiError::one_of_each() {
+        let (status, code, message) = error.parts();
+        if !codes.contains(&code) {
+            continue;
+        }
+        let line = format!("`{code}`: {message}");
+        match by_status.iter_mut().find(|(s, _)| *s == status.as_u16()) {
+            Some((_, lines)) => lines.push(line),
+            None => by_status.push((status.as_u16(), vec![line])),
+        }
+    }
+    by_status.sort_by_key(|(status, _)| *status);
+    by_status
+        .into_iter()
+        .map(|(status, lines)| {
+            let mut response = json!({"description": lines.join("; "), "content": error_content()});
+            if status == 429 {
+                response["headers"] = json!({"Retry-After": {
+                    "description": "Seconds until a request will be allowed.",
+                    "schema": {"type": "integer", "minimum": 1},
+                }});
+            }
+            if status == 401 {
+                response["headers"] = json!({"WWW-Authenticate": {"schema": {"type": "string"}}});
+            }
+            (status.to_string(), response)
+        })
+        .collect()
+}
+
+fn header(name: &str, description: &str, schema: Value) -> Value {
+    json!({"name": name, "in": "header", "required": false, "description": description, "schema": schema})
+}
+
+/// Headers every API operation takes (SPEC §2, §7). `Accept` (it must
+/// admit application/json) and `Content-Type` are described in words:
+/// OpenAPI ignores them as parameters.
+fn common_headers() -> Vec<Value> {
+    let versions: Vec<&str> = ApiVersion::ALL.iter().map(|v| v.as_str()).collect();
+    vec![
+        header(
+            "X-Request-Id",
+            "Your id for the request, echoed back; replayed within the window: 4120.",
+            json!({"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[!-~]+$"}),
+        ),
+        header(
+            "X-Api-Version",
+            "The response version for this request (default: the client's).",
+            json!({"type": "string", "enum": versions}),
+        ),
+    ]
+}
+
+fn correlation_header() -> Value {
+    header(
+        "X-Correlation-Id",
+        "Makes a write idempotent: the same id and request again get the same answer, written once.",
+        json!({"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[!-~]+$"}),
+    )
+}
+
+fn path_parameter(name: &str, description: &str) -> Value {
+    json!({"name": name, "in": "path", "required": true, "description": description,
+           "schema": {"type": "string", "minLength": 1}})
+}
+
+/// The schema and description of each list parameter (SPEC §2).
+pub fn list_parameter(name: &str) -> Option<(Value, &'static str)> {
+    let statuses: Vec<&str> = Status::ALL.iter().map(|s| s.code()).collect();
+    let date = json!({"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}],
+        "description": "A date YYYY-MM-DD or an RFC 3339 timestamp."});
+    Some(match name {
+        "status" => (
+            json!({"type": "array", "items": {"type": "string", "enum": statuses}}),
+            "Statuses to include (repeatable); default 1000.",
+        ),
+        "customer-id" => (
+            json!({"type": "array", "items": {"type": "string", "minLength": 1}}),
+            "Only these customers (repeatable).",
+        ),
+        "name" => (
+            json!({"type": "string", "minLength": 1}),
+            "Company name, case-insensitive; `*` any run of characters, `\\*` and `\\\\` escapes. \
+             `company-name` is another name for it (give one or the other).",
+        ),
+        "company-name" => (json!({"type": "string", "minLength": 1}), "Another name for `name`."),
+        "from-created-date" => (date.clone(), "Created at or after (inclusive)."),
+        "to-created-date" => (date, "Created at or before (inclusive)."),
+        "offset" => (
+            json!({"type": "integer", "minimum": 0, "default": 0}),
+            "Matches to skip.",
+        ),
+        "limit" => (
+            json!({"type": "integer", "minimum": 1, "maximum": 50, "default": 20}),
+            "Customers per page.",
+        ),
+        "sort-by" => (
+            json!({"type": "string", "enum": ["creationDate", "companyName"], "default": "creationDate"}),
+            "Sort key; ties go to customerId ascending.",
+        ),
+        "order-by" => (
+            json!({"type": "string", "enum": ["asc", "desc"], "default": "desc"}),
+            "Sort direction.",
+        ),
+        _ => return None,
+    })
+}
+
+fn list_parameters() -> Vec<Value> {
+    let mut parameters = vec![path_parameter("reseller_id", "The reseller whose customers to list.")];
+    // `company-name` is described under `name`: the two may not be given
+    // together, which a list of independent parameters cannot say.
+    for name in PARAMETERS.into_iter().filter(|name| *name != "company-name") {
+        let (schema, description) = list_parameter(name).expect("every parameter of SPEC §2 is described");
+        let mut parameter = json!({"name": name, "in": "query", "required": false,
+            "description": description, "schema": schema});
+        if schema_is_array(&parameter["schema"]) {
+            parameter["style"] = json!("form");
+            parameter["explode"] = json!(true);
+        }
+        parameters.push(parameter);
+    }
+    parameters.extend(common_headers());
+    parameters
+}
+
+fn schema_is_array(schema: &Value) -> bool {
+    schema["type"] == "array"
+}
+
+fn json_body(schema: Value, media: &[&str]) -> Value {
+    let mut content = Map::new();
+    for media in media {
+        content.insert((*media).to_owned(), json!({"schema": schema}));
+    }
+    json!({"required": true, "content": content})
+}
+
+fn customer_response(description: &str, headers: Value) -> Value {
+    json!({"description": description, "headers": headers,
+           "content": {"application/json": {"schema": reference("Customer")}}})
+}
+
+fn etag_header() -> Value {
+    json!({"description": "The customer's version, for If-Match and If-None-Match.", "schema": {"type": "string"}})
+}
+
+const API_AUTH: &[&str] = &["4116", "4117", "4115", "4118", "1124", "414", "431"];
+
+fn operations() -> Vec<Operation> {
+    let with_auth = |codes: &[&'static str]| -> Vec<&'static str> { [codes, API_AUTH].concat() };
+    let api = json!([{"bearerToken": [], "apiKey": []}]);
+    let open = json!([]);
+    // Unknown parameters are ignored (RFC 6749 §3.2); none may be repeated.
+    let token_form = json!({
+        "type": "object",
+        "required": ["grant_type"],
+        "properties": {
+            "grant_type": {"type": "string", "enum": ["client_credentials"]},
+            "client_id": {"type": "string"},
+            "client_secret": {"type": "string"},
+        },
+        "additionalProperties": {"type": "string"},
+    });
+    let token_responses = |expires: &str| {
+        vec![
+            (
+                "200",
+                json!({"description": format!("A token; `expires_in` in {expires}."),
+                "headers": {"Cache-Control": {"schema": {"type": "string", "const": "no-store"}}},
+                "content": {"application/json": {"schema": reference("Token")}}}),
+            ),
+            (
+                "400",
+                json!({"description": "`invalid_request` or `unsupported_grant_type`.",
+                "content": {"application/json": {"schema": reference("OAuthError")}}}),
+            ),
+            (
+                "401",
+                json!({"description": "`invalid_client`: unknown or disabled client, or a wrong secret.",
+                "content": {"application/json": {"schema": reference("OAuthError")}}}),
+            ),
+            (
+                "429",
+                json!({"description": "`temporarily_unavailable`: too many logins at once, or too many failed \
+                    ones from this address (see Retry-After).",
+                "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+                "content": {"application/json": {"schema": reference("OAuthError")}}}),
+            ),
+        ]
+    };
+    let basic_or_form = json!([{"clientBasic": []}, {}]);
+    let list_errors = ["1117", "1132", "4120", "4121", "1115"];
+    let read_errors = ["1117", "4120", "4119", "1116"];
+    let create_errors = ["1117", "1121", "1122", "1127", "4119", "4120", "4122", "4121", "413"];
+    let update_errors = [
+        "1117", "1119", "1121", "1125", "4119", "4120", "4122", "1116", "412", "413",
+    ];
+    vec![
+        Operation {
+            method: "get",
+            path: customers::ROUTE,
+            id: "listCustomers",
+            summary: "List a reseller's customers",
+            description: "A page of the reseller's customers, filtered and sorted, with the exact total. \
+                Version 2025-08 lists full records under `customers`, 2025-11 summaries under `accounts`.",
+            parameters: list_parameters(),
+            body: None,
+            success: vec![(
+                "200",
+                json!({"description": "A page.", "content": {"application/json": {"schema": {"oneOf": [
+                    reference("CustomerPage"), reference("AccountPage")]}}}}),
+            )],
+            errors: with_auth(&list_errors),
+            security: api.clone(),
+        },
+        Operation {
+            method: "get",
+            path: accounts::CUSTOMER_ROUTE,
+            id: "getCustomer",
+            summary: "Read one customer",
+            description: "The customer, with its ETag; 304 when If-None-Match still matches.",
+            parameters: [
+                vec![
+                    path_parameter("customer_id", "The customer."),
+                    header("If-None-Match", "An ETag you have.", json!({"type": "string"})),
+                    correlation_header(),
+                ],
+                common_headers(),
+            ]
+            .concat(),
+            body: None,
+            success: vec![
+                (
+                    "200",
+                    customer_response("The customer.", json!({"ETag": etag_header()})),
+                ),
+                (
+                    "304",
+                    json!({"description": "Not modified since the ETag you sent.",
+                    "headers": {"ETag": etag_header()}}),
+                ),
+            ],
+            errors: with_auth(&read_errors),
+            security: api.clone(),
+        },
+        Operation {
+            method: "post",
+            path: accounts::CUSTOMERS_ROUTE,
+            id: "createCustomer",
+            summary: "Create a customer",
+            description: "A new customer of a reseller in your scope; its id is chosen by Roster. \
+                A customer with the same company name and first contact email in that reseller: 1127.",
+            parameters: [vec![correlation_header()], common_headers()].concat(),
+            body: Some(json_body(reference("NewCustomer"), &["application/json"])),
+            success: vec![(
+                "201",
+                customer_response(
+                    "Created.",
+                    json!({"ETag": etag_header(), "Location": {"description": "The customer's URI.",
+                        "schema": {"type": "string"}}}),
+                ),
+            )],
+            errors: with_auth(&create_errors),
+            security: api.clone(),
+        },
+        Operation {
+            method: "patch",
+            path: accounts::CUSTOMER_ROUTE,
+            id: "updateCustomer",
+            summary: "Update a customer",
+            description: "A JSON merge patch (RFC 7396) of the editable fields; null removes an optional \
+                field. With If-Match, only if the customer is still that version (else 412).",
+            parameters: [
+                vec![
+                    path_parameter("customer_id", "The customer."),
+                    header(
+                        "If-Match",
+                        "The ETag the change is based on.",
+                        json!({"type": "string"}),
+                    ),
+                    correlation_header(),
+                ],
+                common_headers(),
+            ]
+            .concat(),
+            body: Some(json_body(
+                reference("CustomerPatch"),
+                &["application/merge-patch+json", "application/json"],
+            )),
+            success: vec![(
+                "200",
+                customer_response("The customer as changed.", json!({"ETag": etag_header()})),
+            )],
+            errors: with_auth(&update_errors),
+            security: api,
+        },
+        Operation {
+            method: "post",
+            path: token::ROUTE,
+            id: "issueToken",
+            summary: "Get an access token",
+            description: "OAuth 2.0 client credentials (RFC 6749 §4.4): the client id and secret in the form \
+                body, or as HTTP Basic.",
+            parameters: vec![],
+            body: Some(json_body(token_form.clone(), &["application/x-www-form-urlencoded"])),
+            success: token_responses("seconds"),
+            errors: vec![],
+            security: basic_or_form.clone(),
+        },
+        Operation {
+            method: "post",
+            path: token::ROUTE_V2,
+            id: "issueTokenV2",
+            summary: "Get an access token (identity service v2)",
+            description: "As `/ims/token/v3`, with the parameters in the query string (or, instead, in a \
+                form body; a parameter given in both is `invalid_request`).",
+            parameters: ["grant_type", "client_id", "client_secret"]
+                .iter()
+                .map(|name| {
+                    json!({"name": name, "in": "query", "required": *name == "grant_type",
+                    "schema": token_form["properties"][name]})
+                })
+                .collect(),
+            body: None,
+            success: token_responses("milliseconds"),
+            errors: vec![],
+            security: basic_or_form,
+        },
+        Operation {
+            method: "get",
+            path: health::ROUTE,
+            id: "health",
+            summary: "Liveness",
+            description: "200 once the server serves.",
+            parameters: vec![],
+            body: None,
+            success: vec![(
+                "200",
+                json!({"description": "Serving.",
+                "content": {"application/json": {"schema": reference("Status")}}}),
+            )],
+            errors: vec!["503"],
+            security: open.clone(),
+        },
+        Operation {
+            method: "get",
+            path: health::READY_ROUTE,
+            id: "ready",
+            summary: "Readiness",
+            description: "200 while the database (and Redis, when configured) answer; 503 naming which \
+                does not, or while the catalog loads.",
+            parameters: vec![],
+            body: None,
+            success: vec![(
+                "200",
+                json!({"description": "Ready.",
+                "content": {"application/json": {"schema": reference("Status")}}}),
+            )],
+            errors: vec!["503"],
+            security: open.clone(),
+        },
+        Operation {
+            method: "get",
+            path: ROUTE,
+            id: "openapi",
+            summary: "This document",
+            description: "OpenAPI 3.1.",
+            parameters: vec![],
+            body: None,
+            success: vec![(
+                "200",
+                json!({"description": "The document.",
+                "content": {"application/json": {"schema": {"type": "object"}}}}),
+            )],
+            errors: vec![],
+            security: open.clone(),
+        },
+        Operation {
+            method: "get",
+            path: super::docs::ROUTE,
+            id: "docs",
+            summary: "The API reference",
+            description: "This document as a page to read.",
+            parameters: vec![],
+            body: None,
+            success: vec![(
+                "200",
+                json!({"description": "An HTML page.",
+                "content": {"text/html": {"schema": {"type": "string"}}}}),
+            )],
+            errors: vec![],
+            security: open.clone(),
+        },
+    ]
+}
+
+/// A customer as returned: the field table's shape, plus `links`.
+fn customer_schema() -> Value {
+    let mut schema = json_schema(SchemaOf::Customer);
+    schema["required"] = json!(["customerId", "resellerId", "status", "companyProfile", "creationDate"]);
+    schema["properties"]["links"] = links_schema();
+    schema
+}
+
+fn links_schema() -> Value {
+    json!({"type": "object", "properties": {"self": {"type": "object", "properties": {
+        "uri": {"type": "string"}, "method": {"type": "string"}, "headers": {"type": "array"}}}}})
+}
+
+fn page_schema(items: &str, item: &str) -> Value {
+    json!({
+        "type": "object",
+        "required": ["totalCount", "count", "offset", "limit", items],
+        "properties": {
+            "totalCount": {"type": "integer", "minimum": 0},
+            "count": {"type": "integer", "minimum": 0},
+            "offset": {"type": "integer", "minimum": 0},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 50},
+            items: {"type": "array", "items": reference(item)},
+        },
+    })
+}
+
+fn schemas() -> Value {
+    let statuses: Vec<&str> = Status::ALL.iter().map(|s| s.code()).collect();
+    json!({
+        "Error": {
+            "type": "object",
+            "required": ["code", "message", "additionalDetails"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "additionalDetails": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "OAuthError": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {"type": "string", "enum": ["invalid_request", "invalid_client",
+                    "unsupported_grant_type", "temporarily_unavailable"]},
+                "error_description": {"type": "string"},
+            },
+        },
+        "Token": {
+            "type": "object",
+            "required": ["access_token", "token_type", "expires_in"],
+            "properties": {
+                "access_token": {"type": "string"},
+                "token_type": {"type": "string", "const": "bearer"},
+                "expires_in": {"type": "integer", "minimum": 0},
+            },
+        },
+        "Status": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
+        "Customer": customer_schema(),
+        "Account": {
+            "type": "object",
+            "required": ["customerId", "resellerId", "status", "companyProfile", "creationDate", "links"],
+            "properties": {
+                "externalReferenceId": {"type": "string"},
+                "customerId": {"type": "string"},
+                "resellerId": {"type": "string"},
+                "status": {"type": "string", "enum": statuses},
+                "companyProfile": {"type": "object", "required": ["companyName"],
+                    "properties": {"companyName": {"type": "string"}}},
+                "creationDate": {"type": "string"},
+                "links": links_schema(),
+            },
+        },
+        "CustomerPage": page_schema("customers", "Customer"),
+        "AccountPage": page_schema("accounts", "Account"),
+        "NewCustomer": json_schema(SchemaOf::NewCustomer),
+        "CustomerPatch": json_schema(SchemaOf::Patch),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ListQuery;
+
+    #[test]
+    fn every_list_parameter_is_described_and_its_examples_parse() {
+        for name in PARAMETERS {
+            let (schema, _) = list_parameter(name).unwrap_or_else(|| panic!("{name} is not described"));
+            let example = match schema["type"].as_str() {
+                Some("integer") => schema["minimum"].to_string(),
+                Some("array") => schema["items"]["enum"][0].as_str().unwrap_or("C1").to_owned(),
+                _ => schema["enum"][0].as_str().unwrap_or("2025-01-01").to_owned(),
+            };
+            assert!(
+                ListQuery::parse(&format!("{name}={example}")).is_ok(),
+                "{name}={example}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_error_code_of_an_operation_is_in_the_code_table() {
+        let known: Vec<&str> = ApiError::one_of_each().iter().map(|e| e.parts().1).collect();
+        for operation in operations() {
+            for code in &operation.errors {
+                assert!(known.contains(code), "{} names {code}", operation.id);
+            }
+        }
+    }
+}
