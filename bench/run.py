@@ -627,6 +627,50 @@ def flood_table(result):
     return "\n".join(lines)
 
 
+def metrics_cost(database, label, runs, seconds):
+    """Issue #14: S1 on a server recording metrics (`--metrics-listen`)
+    against one that does not, both serving at once, measured alternately."""
+    plain = Process([ROSTER, "serve", "--database", database, "--listen", f"127.0.0.1:{ROSTER_PORT}",
+                     "--rate-limit", "0"], OUT / f"roster-{label}-plain.log")
+    metered = Process([ROSTER, "serve", "--database", database, "--listen", f"127.0.0.1:{ROSTER_PORT + 1}",
+                       "--rate-limit", "0", "--metrics-listen", f"127.0.0.1:{ROSTER_PORT + 2}"],
+                      OUT / f"roster-{label}-metered.log")
+    try:
+        bases = [f"http://127.0.0.1:{ROSTER_PORT}", f"http://127.0.0.1:{ROSTER_PORT + 1}"]
+        for base in bases:
+            wait_for(f"{base}/healthz")
+        client = roster_json(database, "clients", "create", "--name", "metrics", "--resellers", "*")
+        token = roster_json(database, "tokens", "issue", "--client-id", client["clientId"])["access_token"]
+        headers = {"Authorization": f"Bearer {token}", "X-Api-Key": client["clientId"]}
+        s1 = scenarios(bases[0], headers)[0][2]
+        results = {"plain": [], "metered": []}
+        for run in range(runs):
+            results["plain"].append(wrk(bases[0] + s1, headers, seconds))
+            results["metered"].append(wrk(bases[1] + s1, headers, seconds))
+            log(f"{label} metrics: run {run + 1}: without {results['plain'][-1]['rps']:.0f} req/s, "
+                f"with {results['metered'][-1]['rps']:.0f} req/s")
+        with urllib.request.urlopen(f"http://127.0.0.1:{ROSTER_PORT + 2}/metrics") as response:
+            results["series"] = sum(1 for line in response.read().decode().splitlines()
+                                    if line and not line.startswith("#"))
+        return results
+    finally:
+        plain.stop()
+        metered.stop()
+
+
+def metrics_table(result):
+    plain, metered = median_of(result["plain"], "rps"), median_of(result["metered"], "rps")
+    cost = 1 - metered / plain
+    mark = "✅" if cost < 0.03 else "❌"
+    return "\n".join([
+        "| | S1 req/s, median | p99 | target |",
+        "|---|---|---|---|",
+        f"| without `--metrics-listen` | {plain:,.0f} | {median_of(result['plain'], 'p99'):.2f} ms | — |",
+        f"| with `--metrics-listen` (recording) | {metered:,.0f} | {median_of(result['metered'], 'p99'):.2f} ms | — |",
+        f"| cost of recording | **{cost:+.1%}** of throughput ({result['series']} series exported) | | < 3 % {mark} |",
+    ])
+
+
 def escaped(literal):
     """A literal for a `name` pattern: `*` and `\\` escaped (SPEC §2)."""
     return literal.replace("\\", "\\\\").replace("*", "\\*")
@@ -823,6 +867,8 @@ def main():
         save()
         report["sqlite_flood"] = login_flood(sqlite_url, "sqlite", args.seconds)
         save()
+        report["sqlite_metrics"] = metrics_cost(sqlite_url, "sqlite", args.runs, args.seconds)
+        save()
 
         if not args.no_postgres:
             subprocess.run([ROOT / "scripts" / "services", "start", work / "services"], check=True)
@@ -895,6 +941,10 @@ def write_report(args, report):
                  writes_table(report["sqlite_writes"], "sqlite", sqlite)]
     if "sqlite_flood" in report:
         text += ["", "### Logins under attack (SQLite)", "", FLOOD_METHOD, "", flood_table(report["sqlite_flood"])]
+    if "sqlite_metrics" in report:
+        text += ["", "### The cost of metrics (SQLite)", "",
+                 "Two servers on the same database, one with `--metrics-listen`, loaded alternately on S1's URL "
+                 "(wrk as above).", "", metrics_table(report["sqlite_metrics"])]
     if "postgres" in report:
         postgres = report["postgres"]
         seconds, peak, outcome = report["postgres_import"]

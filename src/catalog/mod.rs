@@ -47,6 +47,10 @@ const FOLLOW_FAILURE_LOG_EVERY: Duration = Duration::from_secs(10);
 /// catalog afresh instead.
 const FOLLOW_MAX_CUSTOMERS: u64 = 200_000;
 
+/// After applying a batch of at least this many customers, the allocator is
+/// asked to give freed memory back to the system (see [`memory`]).
+const TRIM_AFTER_CUSTOMERS: usize = 1_000;
+
 /// A reseller with at least this many changes in one catch-up is changed on
 /// a copy and swapped in, so its readers never wait for the whole batch.
 const CHANGE_ON_COPY: usize = 64;
@@ -664,6 +668,9 @@ impl Inner {
         }
         self.compact(&state);
         shared.generation.store(generation, AtomicOrdering::Release);
+        if changed.len() + removed.len() >= TRIM_AFTER_CUSTOMERS {
+            memory::give_back();
+        }
     }
 
     /// The current state, with a cell for every reseller `changed` names
@@ -735,4 +742,32 @@ impl Inner {
             }
         }
     }
+}
+
+/// Memory the catalog no longer uses, handed back.
+///
+/// Applying a large batch allocates its records, their encodings and the
+/// store's answer (a few KB per customer, tens of MB for a 10,000-record
+/// import) on a blocking thread and frees them at the end. glibc keeps
+/// freed memory in that thread's arena; `malloc_trim` returns the free
+/// pages of every arena. Measured with bench/run.py's freshness benchmark
+/// at 1M customers (SQLite): the server's own memory after its writes was
+/// 270 MiB without this and 248 MiB with it (235 MiB before the writes).
+mod memory {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[expect(
+        unsafe_code,
+        reason = "glibc's malloc_trim takes no pointer and only releases free pages"
+    )]
+    pub fn give_back() {
+        unsafe extern "C" {
+            fn malloc_trim(pad: usize) -> i32;
+        }
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    pub fn give_back() {}
 }
