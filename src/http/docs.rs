@@ -17,7 +17,7 @@ use super::error::ApiError;
 use super::middleware::routed;
 use super::openapi;
 
-pub const ROUTE: &str = "/docs";
+pub const ROUTE: &str = openapi::DOCS_ROUTE;
 
 pub async fn serve() -> Response {
     static PAGE: OnceLock<String> = OnceLock::new();

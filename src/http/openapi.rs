@@ -21,6 +21,9 @@ use crate::domain::write::{SchemaOf, json_schema};
 use crate::domain::{ApiVersion, Status};
 
 pub const ROUTE: &str = "/openapi.json";
+/// Where `docs.rs` serves the document as a page (named here, since the
+/// page is drawn from this module, not the other way round).
+pub const DOCS_ROUTE: &str = "/docs";
 
 pub async fn serve() -> Response {
     static BODY: OnceLock<String> = OnceLock::new();
@@ -501,7 +504,7 @@ fn operations() -> Vec<Operation> {
         },
         Operation {
             method: "get",
-            path: super::docs::ROUTE,
+            path: DOCS_ROUTE,
             id: "docs",
             summary: "The API reference",
             description: "This document as a page to read.",
