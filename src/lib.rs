@@ -20,6 +20,7 @@ pub mod http;
 pub mod import;
 pub mod limits;
 pub mod logs;
+pub mod memory;
 pub mod serve;
 pub mod store;
 pub mod telemetry;

@@ -1,6 +1,6 @@
 //! The `roster` binary: parse the command line, set up logging, run.
 //!
-//! Depends on `cli` and `logs`.
+//! Depends on `cli`, `logs` and `memory`.
 
 use std::process::ExitCode;
 
@@ -8,6 +8,7 @@ use clap::Parser;
 use roster::cli::{self, Cli};
 
 fn main() -> ExitCode {
+    roster::memory::limit_arenas();
     let cli = Cli::parse();
     cli::init_logging(&cli);
     let runtime = tokio::runtime::Runtime::new().expect("starting the async runtime");

@@ -89,18 +89,72 @@ pub async fn serve(listener: TcpListener, handle: PrometheusHandle) -> anyhow::R
 }
 
 /// One answered request.
-pub fn request(route: &str, method: &str, status: u16, took: Duration) {
+///
+/// Counted through handles each worker thread keeps per route, method and
+/// status, not by building the labelled key every time: looking the key
+/// up in the recorder cost 1-2 µs per request, 5-13 % of a default page
+/// (bench/run.py's "cost of metrics"). Methods outside HTTP's standard set
+/// are counted as `other`, so a client inventing methods cannot grow the
+/// exposition without bound (routes and statuses are bounded already).
+pub fn request(route: &str, method: &http::Method, status: u16, took: Duration) {
     if !enabled() {
         return;
     }
-    let mut digits = itoa::Buffer::new();
-    let status = digits.format(status).to_owned();
-    metrics::counter!(REQUESTS, "route" => route.to_owned(), "method" => method.to_owned(), "status" => status)
-        .increment(1);
-    metrics::histogram!(REQUEST_SECONDS, "route" => route.to_owned()).record(took.as_secs_f64());
+    let method = method_label(method);
+    REQUEST_HANDLES.with_borrow_mut(|routes| {
+        let handles = match routes.get_mut(route) {
+            Some(handles) => handles,
+            None => routes.entry(route.into()).or_insert_with(|| RouteHandles {
+                seconds: metrics::histogram!(REQUEST_SECONDS, "route" => route.to_owned()),
+                counts: Vec::new(),
+            }),
+        };
+        handles.seconds.record(took.as_secs_f64());
+        match handles.counts.iter().find(|(m, s, _)| *m == method && *s == status) {
+            Some((_, _, counter)) => counter.increment(1),
+            None => {
+                let mut digits = itoa::Buffer::new();
+                let counter = metrics::counter!(
+                    REQUESTS,
+                    "route" => route.to_owned(),
+                    "method" => method,
+                    "status" => digits.format(status).to_owned()
+                );
+                counter.increment(1);
+                handles.counts.push((method, status, counter));
+            }
+        }
+    });
 }
 
-/// A request refused by its client's rate limit.
+/// One route's recording handles, on one worker thread.
+struct RouteHandles {
+    seconds: metrics::Histogram,
+    counts: Vec<(&'static str, u16, metrics::Counter)>,
+}
+
+thread_local! {
+    static REQUEST_HANDLES: std::cell::RefCell<std::collections::HashMap<Box<str>, RouteHandles>> =
+        std::cell::RefCell::default();
+}
+
+/// `method`'s label: its name when it is one of HTTP's standard methods.
+fn method_label(method: &http::Method) -> &'static str {
+    use http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PATCH => "PATCH",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
+}
+
 pub fn rate_limited() {
     if enabled() {
         metrics::counter!(RATE_LIMITED).increment(1);

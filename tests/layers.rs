@@ -17,7 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["app"],
     &["catalog", "auth", "limits", "import"],
     &["store", "generate", "logs"],
-    &["telemetry"],
+    &["telemetry", "memory"],
     &["domain"],
 ];
 

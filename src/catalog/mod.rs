@@ -14,7 +14,7 @@
 //! or one write changed more customers than are worth applying one by one)
 //! is a new catalog built beside the old one, which serves until the swap.
 //!
-//! Depends on `store`, `telemetry` and `domain`.
+//! Depends on `store`, `telemetry`, `memory` and `domain`.
 
 pub mod documents;
 pub mod index;
@@ -35,7 +35,7 @@ pub use self::index::{Order, Plan};
 use self::locator::{Location, Locator};
 use crate::domain::{CustomerRecord, ListQuery, customer};
 use crate::store::{Changes, Generation, Store};
-use crate::telemetry;
+use crate::{memory, telemetry};
 
 /// How often a server asks the change log for writes it has not applied.
 pub const FOLLOW_EVERY: Duration = Duration::from_millis(100);
@@ -48,7 +48,7 @@ const FOLLOW_FAILURE_LOG_EVERY: Duration = Duration::from_secs(10);
 const FOLLOW_MAX_CUSTOMERS: u64 = 200_000;
 
 /// After applying a batch of at least this many customers, the allocator is
-/// asked to give freed memory back to the system (see [`memory`]).
+/// asked to give freed memory back to the system ([`memory::give_back`]).
 const TRIM_AFTER_CUSTOMERS: usize = 1_000;
 
 /// A reseller with at least this many changes in one catch-up is changed on
@@ -493,7 +493,7 @@ async fn build(store: &dyn Store, options: &CatalogOptions) -> Result<State> {
                 );
             }
         }
-        Ok(State {
+        let state = State {
             resellers,
             cells,
             shared: Arc::new(Shared {
@@ -501,7 +501,11 @@ async fn build(store: &dyn Store, options: &CatalogOptions) -> Result<State> {
                 locator: RwLock::new(locator),
                 generation: AtomicI64::new(generation),
             }),
-        })
+        };
+        // The scan's batches and encodings, and the builders' growth, are
+        // freed by now.
+        memory::give_back();
+        Ok(state)
     })
     .await??;
     tracing::info!(
@@ -742,32 +746,4 @@ impl Inner {
             }
         }
     }
-}
-
-/// Memory the catalog no longer uses, handed back.
-///
-/// Applying a large batch allocates its records, their encodings and the
-/// store's answer (a few KB per customer, tens of MB for a 10,000-record
-/// import) on a blocking thread and frees them at the end. glibc keeps
-/// freed memory in that thread's arena; `malloc_trim` returns the free
-/// pages of every arena. Measured with bench/run.py's freshness benchmark
-/// at 1M customers (SQLite): the server's own memory after its writes was
-/// 270 MiB without this and 248 MiB with it (235 MiB before the writes).
-mod memory {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    #[expect(
-        unsafe_code,
-        reason = "glibc's malloc_trim takes no pointer and only releases free pages"
-    )]
-    pub fn give_back() {
-        unsafe extern "C" {
-            fn malloc_trim(pad: usize) -> i32;
-        }
-        unsafe {
-            malloc_trim(0);
-        }
-    }
-
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    pub fn give_back() {}
 }

@@ -139,7 +139,7 @@ pub async fn request_context(State(guard): State<Arc<Guard>>, mut request: Reque
     }
     let status = response.status().as_u16();
     let route = response.extensions().get::<RouteTemplate>().map(|r| r.0.as_ref());
-    telemetry::request(route.unwrap_or("unmatched"), method.as_str(), status, started.elapsed());
+    telemetry::request(route.unwrap_or("unmatched"), &method, status, started.elapsed());
     let client_id = response.extensions().get::<ClientId>().map(|c| c.0.client_id.as_str());
     let request_id = context.value().to_str().unwrap_or_default();
     match response.extensions().get::<InternalCause>() {

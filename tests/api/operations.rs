@@ -109,6 +109,15 @@ fn metrics_count_requests_logins_and_the_catalog() {
         )
         .starts_with("HTTP/1.1 404")
     );
+    // A method HTTP does not define is counted as `other`: clients cannot
+    // add series at will.
+    assert!(
+        http(
+            &served.address,
+            "FROB /v3/resellers/R1/customers HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .starts_with("HTTP/1.1 405")
+    );
 
     let response = http(
         &metrics_address,
@@ -130,13 +139,18 @@ fn metrics_count_requests_logins_and_the_catalog() {
             r#"roster_http_requests_total{route="/ims/token/v3",method="POST",status="401"}"#,
             1.0,
         ),
+        (
+            r#"roster_http_requests_total{route="/v3/resellers/{reseller_id}/customers",method="other",status="405"}"#,
+            1.0,
+        ),
         (r#"roster_logins_total{outcome="issued"}"#, 1.0),
         (r#"roster_logins_total{outcome="invalid_client"}"#, 1.0),
         ("roster_catalog_customers", 2.0),
         ("roster_catalog_generation", 1.0),
         (
+            // The two pages and the 405.
             r#"roster_http_request_duration_seconds_count{route="/v3/resellers/{reseller_id}/customers"}"#,
-            2.0,
+            3.0,
         ),
     ];
     for (series, value) in expected {
