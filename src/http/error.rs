@@ -135,7 +135,9 @@ impl ApiError {
     }
 
     /// One error of each kind, for the code table's readers (the OpenAPI
-    /// document and the docs page).
+    /// document and the docs page). The match in `every_kind_is_listed`
+    /// below stops compiling when a kind is added, as a reminder to list
+    /// it here.
     pub fn one_of_each() -> Vec<ApiError> {
         use ApiError::*;
         vec![
@@ -297,6 +299,50 @@ pub fn whole_seconds(wait: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `one_of_each` lists every kind but `Timeout`, which answers as
+    /// `Internal` does (500 1124). No wildcard: a new kind stops this test
+    /// compiling, and its count below fails until the list has it.
+    #[test]
+    fn every_kind_is_listed() {
+        use ApiError::*;
+        let listed = ApiError::one_of_each();
+        for error in &listed {
+            match error {
+                InvalidFields(_)
+                | InvalidParameters(_)
+                | DuplicateRequestId
+                | NotEditable(_)
+                | UnexpectedFields(_)
+                | MissingFields(_)
+                | UpdateBlocked
+                | AlreadyExists
+                | CorrelationInvalid(_)
+                | CorrelationInFlight
+                | TokenMissing
+                | TokenInvalid
+                | ApiKeyInvalid
+                | ResellerForbidden
+                | UnknownReseller
+                | UnknownCustomer
+                | NotFound
+                | MethodNotAllowed
+                | PreconditionFailed
+                | PayloadTooLarge { .. }
+                | UriTooLong { .. }
+                | HeadersTooLarge { .. }
+                | TooManyRequests { .. }
+                | Unavailable(_)
+                | Internal(_) => {}
+                Timeout => panic!("Timeout is answered as Internal; list Internal instead"),
+            }
+        }
+        // Each kind once, and all 25 (26 kinds less `Timeout`): adding a
+        // kind to the match above means counting it here too.
+        let kinds: std::collections::HashSet<_> = listed.iter().map(std::mem::discriminant).collect();
+        assert_eq!((kinds.len(), listed.len()), (25, 25));
+        assert_eq!(Timeout.parts(), Internal(anyhow::anyhow!("x")).parts());
+    }
 
     #[test]
     fn retry_after_rounds_up_to_at_least_one_second() {

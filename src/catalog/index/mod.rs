@@ -32,7 +32,7 @@ use self::paging::Window;
 use self::slots::Slots;
 use self::trigrams::Trigrams;
 use super::documents::DocRef;
-use crate::domain::{ListQuery, PatternShape, Status};
+use crate::domain::{ListQuery, PatternShape, Status, StatusSet};
 
 /// Marks the start of a name in the gram sets and trigram postings (never
 /// a byte of UTF-8), so that `*inc` and `ab*cd` narrow by where their
@@ -329,20 +329,14 @@ impl ResellerIndex {
                     // and the page a walk down the date lists testing one
                     // label per slot, when that is cheaper than a heap.
                     let total: usize = slices.iter().map(|(slice, _)| slice.len()).sum();
-                    let lists: Vec<&[u32]> = query
-                        .statuses
-                        .iter()
-                        .map(|status| self.lists.get(status, order))
-                        .filter(|list| !list.is_empty())
-                        .collect();
-                    let listed = lists.iter().map(|list| list.len()).sum();
-                    if paging::walk_is_cheaper(total, listed, window) {
-                        let in_block = |slot: u32| labels.contains(&self.slots.label(slot));
-                        paging::walk(&self.slots, &lists, in_block, total, order, window)
-                    } else {
-                        let matches = slices.iter().flat_map(|(slice, _)| slice.iter().copied());
-                        paging::of_unsorted(&self.slots, matches, total, order, window)
-                    }
+                    self.walk_or_heap(
+                        query.statuses,
+                        order,
+                        window,
+                        total,
+                        |slot| labels.contains(&self.slots.label(slot)),
+                        || slices.iter().flat_map(|(slice, _)| slice.iter().copied()),
+                    )
                 } else {
                     let at_most = slices.iter().map(|(slice, _)| slice.len()).sum();
                     let dated = !query.created.is_unbounded();
@@ -405,17 +399,39 @@ impl ResellerIndex {
             });
         }
         let total = matches.count();
-        let lists: Vec<&[u32]> = query
-            .statuses
+        self.walk_or_heap(
+            query.statuses,
+            order,
+            window,
+            total,
+            |slot| matches.contains(slot),
+            || matches.slots(),
+        )
+    }
+
+    /// The page of `total` known matches (those `contains` accepts, which
+    /// `matches` lists in any order): by walking `statuses`' lists in
+    /// `order` testing each slot, when the page is reached in fewer probes
+    /// than the matches number, else by a bounded heap over `matches`.
+    fn walk_or_heap<I: Iterator<Item = u32>>(
+        &self,
+        statuses: StatusSet,
+        order: Order,
+        window: Window,
+        total: usize,
+        contains: impl Fn(u32) -> bool,
+        matches: impl FnOnce() -> I,
+    ) -> Selection {
+        let lists: Vec<&[u32]> = statuses
             .iter()
             .map(|status| self.lists.get(status, order))
             .filter(|list| !list.is_empty())
             .collect();
         let listed: usize = lists.iter().map(|list| list.len()).sum();
         if paging::walk_is_cheaper(total, listed, window) {
-            paging::walk(&self.slots, &lists, |slot| matches.contains(slot), total, order, window)
+            paging::walk(&self.slots, &lists, contains, total, order, window)
         } else {
-            paging::of_unsorted(&self.slots, matches.slots(), total, order, window)
+            paging::of_unsorted(&self.slots, matches(), total, order, window)
         }
     }
 

@@ -339,6 +339,14 @@ mod tests {
         items
     }
 
+    /// Slots `0..n` dealt into three lists by `slot % 3`, each in `order`
+    /// (as a reseller's statuses hold disjoint sort lists).
+    fn in_three(slots: &Slots, n: u32, order: Order) -> Vec<Vec<u32>> {
+        (0..3)
+            .map(|k| sorted(slots, &(0..n).filter(|s| s % 3 == k).collect::<Vec<_>>(), order))
+            .collect()
+    }
+
     #[test]
     fn unsorted_pages_are_slices_of_the_full_sort_early_and_late() {
         let created: Vec<i64> = (0..3000).map(|i| (i * 7919) % 1000).collect();
@@ -375,15 +383,7 @@ mod tests {
     fn walked_pages_are_slices_of_the_filtered_union_from_either_end() {
         let created: Vec<i64> = (0..900).map(|i| (i * 31) % 97).collect();
         let slots = slots(&created);
-        let parts: Vec<Vec<u32>> = (0..3)
-            .map(|k| {
-                sorted(
-                    &slots,
-                    &(0..900).filter(|s| s % 3 == k).collect::<Vec<_>>(),
-                    Order::CreatedDesc,
-                )
-            })
-            .collect();
+        let parts = in_three(&slots, 900, Order::CreatedDesc);
         let lists: Vec<&[u32]> = parts.iter().map(Vec::as_slice).collect();
         let test = |slot: u32| !slot.is_multiple_of(5);
         let all = sorted(
@@ -410,15 +410,7 @@ mod tests {
     fn merged_pages_are_slices_of_the_union() {
         let created: Vec<i64> = (0..600).map(|i| (i * 31) % 97).collect();
         let slots = slots(&created);
-        let parts: Vec<Vec<u32>> = (0..3)
-            .map(|k| {
-                sorted(
-                    &slots,
-                    &(0..600).filter(|s| s % 3 == k).collect::<Vec<_>>(),
-                    Order::CreatedAsc,
-                )
-            })
-            .collect();
+        let parts = in_three(&slots, 600, Order::CreatedAsc);
         let lists: Vec<&[u32]> = parts.iter().map(Vec::as_slice).collect();
         let all = sorted(&slots, &(0..600).collect::<Vec<_>>(), Order::CreatedAsc);
         for offset in [0, 1, 2, 199, 200, 201, 580, 599, 600, 1000] {
