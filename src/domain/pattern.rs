@@ -135,9 +135,17 @@ impl NamePattern {
 
     /// [`NamePattern::matches`] on the folded name's UTF-8 bytes.
     pub fn matches_folded(&self, name: &[u8]) -> bool {
+        self.matches_folded_in(name, name.len())
+    }
+
+    /// [`NamePattern::matches_folded`] on the name `text[..len]`, where the
+    /// bytes after it, whatever they are, may be read (not matched) so that
+    /// a short name is read in whole 16-byte chunks: a caller holding names
+    /// back to back passes the rest of its buffer.
+    pub fn matches_folded_in(&self, text: &[u8], len: usize) -> bool {
         match &self.masks {
-            Some(masks) if name.len() <= SHORT_NAME => self.matches_short(masks, name),
-            _ => self.matches_with(name, find),
+            Some(masks) if len <= SHORT_NAME => self.matches_short(masks, text, len),
+            _ => self.matches_with(&text[..len], find),
         }
     }
 
@@ -147,7 +155,8 @@ impl NamePattern {
     /// the AND of its bytes' masks shifted by their places, and each middle
     /// run is taken at its leftmost start after the previous run's end (the
     /// lowest set bit above it), as [`NamePattern::matches_with`] does.
-    fn matches_short(&self, masks: &RunMasks, name: &[u8]) -> bool {
+    fn matches_short(&self, masks: &RunMasks, text: &[u8], len: usize) -> bool {
+        let name = &text[..len];
         let Some((first, rest)) = masks.runs.split_first() else {
             return true;
         };
@@ -155,7 +164,7 @@ impl NamePattern {
             return name == self.parts[0].as_bytes();
         }
         let mut found = [0u64; MAX_MASKED_BYTES];
-        positions(name, &masks.bytes, &mut found[..masks.bytes.len()]);
+        positions(text, len, &masks.bytes, &mut found[..masks.bytes.len()]);
         let starts = |run: &[u8]| {
             run.iter()
                 .enumerate()
@@ -265,12 +274,60 @@ impl RunMasks {
     }
 }
 
-/// For each of `bytes`, the positions in `name` (at most [`SHORT_NAME`]
-/// bytes) that hold it, as bits, into `found`. Reads the name eight bytes
-/// at a time (the last word overlapping the one before it) and finds a
-/// byte in a word with a carry-free zero-byte test, so no step branches on
-/// the name's contents.
-fn positions(name: &[u8], bytes: &[u8], found: &mut [u64]) {
+/// For each of `bytes`, the positions in the name `text[..len]` (at most
+/// [`SHORT_NAME`] bytes) that hold it, as bits, into `found`. No step
+/// branches on the name's contents or, for most names, on its length:
+/// whether a name is 12 or 20 bytes long is as unpredictable as its
+/// letters, and a mispredicted branch costs as much as the test.
+fn positions(text: &[u8], len: usize, bytes: &[u8], found: &mut [u64]) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        let within = u64::MAX.checked_shr(64 - len as u32).unwrap_or(0);
+        let wide = if len <= 32 {
+            text.get(..32).map(|chunks| chunk_positions::<2>(chunks, bytes, found))
+        } else {
+            text.get(..64).map(|chunks| chunk_positions::<4>(chunks, bytes, found))
+        };
+        if wide.is_some() {
+            found.iter_mut().for_each(|found| *found &= within);
+            return;
+        }
+    }
+    word_positions(&text[..len], bytes, found);
+}
+
+/// [`positions`] in `text`'s first `CHUNKS` × 16 bytes, sixteen at a time
+/// with SSE2 (part of every x86-64 CPU): one compare and one mask move per
+/// sixteen bytes and wanted byte.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+fn chunk_positions<const CHUNKS: usize>(text: &[u8], bytes: &[u8], found: &mut [u64]) {
+    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
+    let chunks: [__m128i; CHUNKS] = std::array::from_fn(|i| {
+        let sixteen: &[u8; 16] = text[i * 16..i * 16 + 16].try_into().expect("sixteen bytes");
+        // SAFETY: `sixteen` is sixteen readable bytes, and an unaligned load
+        // reads exactly those; SSE2 is in every build for this target.
+        #[expect(unsafe_code, reason = "an SSE2 load of sixteen bytes we hold a reference to")]
+        unsafe {
+            _mm_loadu_si128(sixteen.as_ptr().cast())
+        }
+    });
+    for (found, &byte) in found.iter_mut().zip(bytes) {
+        // SAFETY: SSE2 is in every build for this target.
+        #[expect(unsafe_code, reason = "SSE2 compares in an SSE2 build")]
+        let bits = unsafe {
+            let wanted = _mm_set1_epi8(byte as i8);
+            chunks.iter().enumerate().fold(0, |bits, (i, &chunk)| {
+                bits | u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(chunk, wanted)) as u16) << (i * 16)
+            })
+        };
+        *found = bits;
+    }
+}
+
+/// [`positions`] in `name` itself, eight bytes at a time (the last word
+/// overlapping the one before it), each byte found in a word with a
+/// carry-free zero-byte test; for names at the very end of a buffer.
+fn word_positions(name: &[u8], bytes: &[u8], found: &mut [u64]) {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     const ONES: u64 = 0x0101_0101_0101_0101;
     /// Moves bit 8i (i = 0..8) to bit 56 + i: no two partial products
@@ -282,12 +339,6 @@ fn positions(name: &[u8], bytes: &[u8], found: &mut [u64]) {
         (zero >> 7).wrapping_mul(GATHER) >> 56
     };
     let n = name.len();
-    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-    if n >= 16 {
-        // SAFETY: the build targets SSE2 (every x86-64 CPU has it).
-        #[expect(unsafe_code, reason = "calling an SSE2 function in an SSE2 build")]
-        return unsafe { positions_wide(name, bytes, found) };
-    }
     if n < 8 {
         for (found, &byte) in found.iter_mut().zip(bytes) {
             *found = name
@@ -308,39 +359,6 @@ fn positions(name: &[u8], bytes: &[u8], found: &mut [u64]) {
             at += 8;
         }
         *found = bits;
-    }
-}
-
-/// [`positions`] for names of 16 to [`SHORT_NAME`] bytes, sixteen bytes
-/// at a time with SSE2 (part of every x86-64 CPU): one compare and one
-/// mask move per sixteen bytes and wanted byte, where the word-wide test
-/// takes about ten operations per eight.
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-#[target_feature(enable = "sse2")]
-fn positions_wide(name: &[u8], bytes: &[u8], found: &mut [u64]) {
-    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
-    let n = name.len();
-    debug_assert!((16..=SHORT_NAME).contains(&n));
-    let mut chunks: [(usize, Option<__m128i>); SHORT_NAME / 16] = [(0, None); SHORT_NAME / 16];
-    for (i, chunk) in chunks.iter_mut().enumerate().take(n.div_ceil(16)) {
-        // The last chunk overlaps the one before it rather than reading
-        // past the name.
-        let at = (i * 16).min(n - 16);
-        let sixteen: &[u8; 16] = name[at..at + 16].try_into().expect("sixteen bytes");
-        // SAFETY: `sixteen` is sixteen readable bytes, and an unaligned
-        // load reads exactly those.
-        #[expect(unsafe_code, reason = "an SSE2 load of sixteen bytes we hold a reference to")]
-        let loaded = unsafe { _mm_loadu_si128(sixteen.as_ptr().cast()) };
-        *chunk = (at, Some(loaded));
-    }
-    for (found, &byte) in found.iter_mut().zip(bytes) {
-        let wanted = _mm_set1_epi8(byte as i8);
-        *found = chunks
-            .iter()
-            .filter_map(|&(at, chunk)| chunk.map(|chunk| (at, chunk)))
-            .fold(0, |bits, (at, chunk)| {
-                bits | u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(chunk, wanted)) as u16) << at
-            });
     }
 }
 
@@ -443,12 +461,35 @@ mod tests {
                 .map(|i| [b'a', 0xE1, b'c', b'a', 0x7F, 0xFF, 0xE3][(i * 5 + n) % 7])
                 .collect();
             let bytes = [b'a', b'c', 0xFF];
-            let mut found = [u64::MAX; 3];
-            positions(&name, &bytes, &mut found);
-            for (found, &byte) in found.iter().zip(&bytes) {
-                let expected = (0..n).filter(|&i| name[i] == byte).fold(0u64, |bits, i| bits | 1 << i);
-                assert_eq!(*found, expected, "byte {byte} in a name of {n} bytes");
+            let expected: Vec<u64> = bytes
+                .iter()
+                .map(|&byte| (0..n).filter(|&i| name[i] == byte).fold(0u64, |bits, i| bits | 1 << i))
+                .collect();
+            // The name alone, and followed by bytes that must not count.
+            let mut followed = name.clone();
+            followed.extend(std::iter::repeat_n(b'a', 64));
+            for text in [&name, &followed] {
+                let mut found = [u64::MAX; 3];
+                positions(text, n, &bytes, &mut found);
+                assert_eq!(found.to_vec(), expected, "a name of {n} bytes in {} bytes", text.len());
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// A name followed by more text matches as the name alone does.
+        #[test]
+        fn what_follows_a_name_is_never_matched(
+            pattern in r"[ab*]{0,6}",
+            name in "[ab]{0,40}",
+            after in "[ab]{0,70}",
+        ) {
+            let pattern = NamePattern::parse(&pattern).unwrap();
+            let text = format!("{name}{after}");
+            proptest::prop_assert_eq!(
+                pattern.matches_folded_in(text.as_bytes(), name.len()),
+                pattern.matches_folded(name.as_bytes())
+            );
         }
     }
 

@@ -1,6 +1,6 @@
 //! Exact slot sets for a large reseller's substring searches: per status,
-//! and per byte and per pair of bytes of the folded names, the slots that
-//! have it. A fragment of one or two bytes (`*a*`, `*ab*`, `*ø*`) is then
+//! and per byte, per pair of bytes and per byte held twice in the folded
+//! names, the slots that have it. A fragment of one or two bytes (`*a*`, `*ab*`, `*ø*`) is then
 //! exactly one set, intersected with the statuses asked for: its
 //! `totalCount` is a popcount, and its first page a short walk down a sort
 //! list testing one bit per customer. Longer fragments and several of them
@@ -103,6 +103,28 @@ fn gram(bytes: &[u8]) -> u32 {
     }
 }
 
+/// The key of "holds `byte` at least twice": `*s*t*t*` can only match a
+/// name with two t's, which halves the candidates of such patterns on
+/// generated names (names with an s and a t: 60,594 of 98,941 on the
+/// largest reseller of 1M; with an s and two t's: 31,436).
+fn twice(byte: u8) -> u32 {
+    0x2_0000 | u32::from(byte)
+}
+
+/// The bytes that occur at least twice in `bytes`, each once.
+fn repeated(bytes: impl Iterator<Item = u8>) -> Vec<u8> {
+    let mut seen = [0u8; 256];
+    let mut repeated = Vec::new();
+    for byte in bytes {
+        let seen = &mut seen[usize::from(byte)];
+        *seen = seen.saturating_add(1);
+        if *seen == 2 {
+            repeated.push(byte);
+        }
+    }
+    repeated
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Grams {
     statuses: [Bits; Status::COUNT],
@@ -122,6 +144,7 @@ fn grams_of(name: &[u8]) -> Vec<u32> {
         .iter()
         .map(|byte| gram(std::slice::from_ref(byte)))
         .chain(framed.windows(2).map(gram))
+        .chain(repeated(name.iter().copied()).into_iter().map(twice))
         .collect();
     keys.sort_unstable();
     keys.dedup();
@@ -176,8 +199,15 @@ impl Grams {
         for status in statuses.iter() {
             candidates.unite(&self.statuses[status.index()]);
         }
-        for part in parts {
-            let keys: Vec<u32> = if part.len() == 1 {
+        // Literal runs match at disjoint places, so a name holds each byte
+        // at least as often as the runs do together.
+        let name_bytes = parts
+            .iter()
+            .flat_map(|part| part.iter().copied())
+            .filter(|&byte| byte != super::NAME_START && byte != super::NAME_END);
+        let repeats: Vec<u32> = repeated(name_bytes).into_iter().map(twice).collect();
+        for (i, part) in parts.iter().enumerate() {
+            let mut keys: Vec<u32> = if part.len() == 1 {
                 vec![gram(part)]
             } else {
                 let mut keys: Vec<u32> = part.windows(2).map(gram).collect();
@@ -185,6 +215,9 @@ impl Grams {
                 keys.dedup();
                 keys
             };
+            if i == 0 {
+                keys.extend_from_slice(&repeats);
+            }
             // Rarest first: each intersection makes the next one cheaper.
             let mut postings: Vec<&Postings> = Vec::with_capacity(keys.len());
             for key in keys {
@@ -228,6 +261,12 @@ mod tests {
         assert_eq!(found(&grams, &["ø".as_bytes()]), (vec![3], true));
         assert_eq!(found(&grams, &[b"acme"]), (vec![0, 2], false));
         assert_eq!(found(&grams, &[b"zz"]), (vec![], true));
+        // Several runs need their bytes as often as they hold them together:
+        // "acme" and "tec acme" have a c, only "tec acme" two, and no name
+        // has two a's.
+        assert_eq!(found(&grams, &[b"c", b"e"]), (vec![0, 2], false));
+        assert_eq!(found(&grams, &[b"c", b"e", b"c"]), (vec![2], false));
+        assert_eq!(found(&grams, &[b"a", b"a"]), (vec![], true));
         // Renamed, re-statused, removed.
         grams.remove(0, Status::ACTIVE, b"acme");
         grams.insert(0, Status::ACTIVE, b"zzz");

@@ -32,7 +32,7 @@ use self::paging::Window;
 use self::slots::Slots;
 use self::trigrams::Trigrams;
 use super::documents::DocRef;
-use crate::domain::{ListQuery, PatternShape, Status, StatusSet};
+use crate::domain::{ListQuery, NamePattern, PatternShape, Status, StatusSet};
 
 /// Marks the start of a name in the gram sets and trigram postings (never
 /// a byte of UTF-8), so that `*inc` and `ab*cd` narrow by where their
@@ -296,7 +296,7 @@ impl ResellerIndex {
                 let matches = self.slots.live_slots().filter(|&slot| {
                     self.slots.status_in(slot, query.statuses)
                         && query.created.contains(self.slots.created(slot))
-                        && pattern.matches_folded(self.slots.name(slot))
+                        && self.name_matches(pattern, slot)
                 });
                 paging::of_unsorted(&self.slots, matches, self.slots.live(), order, window)
             }
@@ -394,8 +394,7 @@ impl ResellerIndex {
         }
         if !exact || !query.created.is_unbounded() {
             matches.retain(|slot| {
-                query.created.contains(self.slots.created(slot))
-                    && (exact || pattern.matches_folded(self.slots.name(slot)))
+                query.created.contains(self.slots.created(slot)) && (exact || self.name_matches(pattern, slot))
             });
         }
         let total = matches.count();
@@ -504,6 +503,12 @@ impl ResellerIndex {
         }
     }
 
+    /// Whether a live slot's name matches `pattern`.
+    fn name_matches(&self, pattern: &NamePattern, slot: u32) -> bool {
+        let (text, len) = self.slots.name_in_text(slot);
+        pattern.matches_folded_in(text, len)
+    }
+
     /// Whether a live slot passes every filter of `query` but `customer-id`.
     fn matches(&self, query: &ListQuery, slot: u32) -> bool {
         self.slots.status_in(slot, query.statuses)
@@ -511,7 +516,7 @@ impl ResellerIndex {
             && query
                 .name
                 .as_ref()
-                .is_none_or(|pattern| pattern.matches_folded(self.slots.name(slot)))
+                .is_none_or(|pattern| self.name_matches(pattern, slot))
     }
 }
 

@@ -116,6 +116,16 @@ impl Slots {
         &self.arena[start..start + usize::from(text.name_len)]
     }
 
+    /// The folded company name as the start of a longer text (the rest of
+    /// the arena) and its length, for
+    /// [`NamePattern::matches_folded_in`](crate::domain::NamePattern::matches_folded_in),
+    /// which reads a short name in whole chunks.
+    pub fn name_in_text(&self, slot: u32) -> (&[u8], usize) {
+        let text = self.text[slot as usize];
+        let start = text.start as usize + usize::from(text.id_len);
+        (&self.arena[start..], usize::from(text.name_len))
+    }
+
     pub fn doc(&self, slot: u32) -> DocRef {
         self.docs[slot as usize]
     }
