@@ -321,7 +321,8 @@ impl ResellerIndex {
                         .sum();
                     let lists: Vec<&[u32]> = slices.iter().map(|(slice, _)| *slice).collect();
                     let in_range = |slot: u32| query.created.contains(self.slots.created(slot));
-                    paging::walk(&self.slots, &lists, in_range, total, order, window)
+                    paging::walk(&self.slots, &lists, in_range, total, order, window, usize::MAX)
+                        .expect("an unbounded walk")
                 } else if let Some(labels) = self.name_block(&slices).filter(|_| query.created.is_unbounded()) {
                     // A name prefix (or exact name) in a date order: its
                     // matches are the slots whose name label lies in the
@@ -427,11 +428,23 @@ impl ResellerIndex {
             .filter(|list| !list.is_empty())
             .collect();
         let listed: usize = lists.iter().map(|list| list.len()).sum();
-        if paging::walk_is_cheaper(total, listed, window) {
-            paging::walk(&self.slots, &lists, contains, total, order, window)
-        } else {
-            paging::of_unsorted(&self.slots, matches(), total, order, window)
-        }
+        // The estimate takes matches as spread evenly down the lists; when
+        // they bunch far from the walk's start, the walk gives up after
+        // about the heap's cost, so a page costs at most twice the cheaper.
+        let walked = paging::walk_is_cheaper(total, listed, window)
+            .then(|| {
+                paging::walk(
+                    &self.slots,
+                    &lists,
+                    contains,
+                    total,
+                    order,
+                    window,
+                    paging::heap_cost(total),
+                )
+            })
+            .flatten();
+        walked.unwrap_or_else(|| paging::of_unsorted(&self.slots, matches(), total, order, window))
     }
 
     /// The range of name labels of a name prefix's (or exact name's)

@@ -163,14 +163,22 @@ fn top(
 pub fn walk_is_cheaper(total: usize, listed: usize, window: Window) -> bool {
     let (start, end) = window.bounds(total);
     let depth = start.min(total - end) + (end - start);
-    total > 0 && depth.saturating_mul(listed) / total < total.saturating_mul(3)
+    total > 0 && depth.saturating_mul(listed) / total < heap_cost(total)
+}
+
+/// What a heap over `total` matches costs, in walk probes.
+pub fn heap_cost(total: usize) -> usize {
+    total.saturating_mul(3)
 }
 
 /// The page of the slots that pass `test` (`total` of them) among `lists`,
 /// each sorted in `order` and with no slot in two of them: found by walking
 /// the lists in step, from the start, or from the end when the page is
 /// nearer the end. Costs about the page's depth divided by the share of
-/// slots that pass, so it suits common matches.
+/// slots that pass, so it suits common matches; `None` when it would walk
+/// more than `max_probes` slots of one list, as matches bunched far from
+/// the walk's start take (`*eve*rgr*` in descending name order: every
+/// "Evergreen").
 pub fn walk(
     slots: &Slots,
     lists: &[&[u32]],
@@ -178,13 +186,14 @@ pub fn walk(
     total: usize,
     order: Order,
     window: Window,
-) -> Selection {
+    max_probes: usize,
+) -> Option<Selection> {
     let (start, end) = window.bounds(total);
     if start == end {
-        return Selection {
+        return Some(Selection {
             total: total as u64,
             slots: Vec::new(),
-        };
+        });
     }
     let backwards = start > total - end;
     let (skip, take) = if backwards {
@@ -197,22 +206,36 @@ pub fn walk(
         .iter()
         .map(|list| if backwards { list.len() } else { 0 })
         .collect();
+    // How far each list may be walked: `max_probes` from where it starts.
+    let stops: Vec<usize> = lists
+        .iter()
+        .map(|list| {
+            if backwards {
+                list.len().saturating_sub(max_probes)
+            } else {
+                max_probes.min(list.len())
+            }
+        })
+        .collect();
     let mut page = Vec::with_capacity(take);
     let mut skipped = 0;
     loop {
         let mut best: Option<(usize, u32)> = None;
         for (k, list) in lists.iter().enumerate() {
             let head = if backwards {
-                while cursors[k] > 0 && !test(list[cursors[k] - 1]) {
+                while cursors[k] > stops[k] && !test(list[cursors[k] - 1]) {
                     cursors[k] -= 1;
                 }
-                cursors[k].checked_sub(1).map(|at| list[at])
+                (cursors[k] > stops[k]).then(|| list[cursors[k] - 1])
             } else {
-                while cursors[k] < list.len() && !test(list[cursors[k]]) {
+                while cursors[k] < stops[k] && !test(list[cursors[k]]) {
                     cursors[k] += 1;
                 }
-                list.get(cursors[k]).copied()
+                (cursors[k] < stops[k]).then(|| list[cursors[k]])
             };
+            if head.is_none() && cursors[k] != if backwards { 0 } else { list.len() } {
+                return None;
+            }
             let Some(head) = head else { continue };
             let better = best.is_none_or(|(_, current)| {
                 let ordering = order.compare(slots, head, current);
@@ -244,10 +267,10 @@ pub fn walk(
     if backwards {
         page.reverse();
     }
-    Selection {
+    Some(Selection {
         total: total as u64,
         slots: page,
-    }
+    })
 }
 
 /// The page of the union of `lists`, each sorted in `order` and with no
@@ -399,11 +422,27 @@ mod tests {
                 all.len(),
                 Order::CreatedDesc,
                 Window { offset, limit: 20 },
-            );
+                usize::MAX,
+            )
+            .expect("an unbounded walk");
             let start = (offset as usize).min(all.len());
             assert_eq!(page.total, 720);
             assert_eq!(page.slots, all[start..(start + 20).min(all.len())], "offset {offset}");
         }
+    }
+
+    #[test]
+    fn a_walk_gives_up_on_matches_bunched_at_the_far_end() {
+        let created: Vec<i64> = (0..900).collect();
+        let slots = slots(&created);
+        let parts = in_three(&slots, 900, Order::CreatedAsc);
+        let lists: Vec<&[u32]> = parts.iter().map(Vec::as_slice).collect();
+        let late = |slot: u32| slot >= 880;
+        let window = Window { offset: 0, limit: 5 };
+        let walk_with = |max_probes| walk(&slots, &lists, late, 20, Order::CreatedAsc, window, max_probes);
+        assert_eq!(walk_with(100), None);
+        let page = walk_with(heap_cost(900)).expect("within its probes");
+        assert_eq!(page.slots, [880, 881, 882, 883, 884]);
     }
 
     #[test]
