@@ -188,6 +188,13 @@ impl NamePattern {
         Some((start, end))
     }
 
+    /// Whether two or more runs have a star on both sides (`*s*t*t*`,
+    /// `ab*c*d*`): whether a name matches is then least predictable from
+    /// the gram sets, and is checked by position masks.
+    pub fn has_several_middle_runs(&self) -> bool {
+        self.middle().len() >= 2
+    }
+
     /// The runs with a star on both sides.
     fn middle(&self) -> &[String] {
         middle_of(&self.parts, self.leading_star, self.trailing_star)

@@ -71,17 +71,33 @@ impl Bits {
     }
 
     /// Keeps only the slots for which `keep` holds.
-    pub fn retain(&mut self, mut keep: impl FnMut(u32) -> bool) {
+    pub fn retain(&mut self, keep: impl FnMut(u32) -> bool) {
+        self.retain_as::<false>(keep);
+    }
+
+    /// [`Bits::retain`] without a branch on `keep`'s answer, for when it is
+    /// as good as random (several fragments of common letters keep about
+    /// half their candidates): a mispredicted branch per slot cost more
+    /// than the check (`*s*t*t*`: 720 against 570 µs of CPU per request).
+    /// When most answers agree, the branch is cheaper, as the processor
+    /// runs ahead on the prediction.
+    pub fn retain_unpredictable(&mut self, keep: impl FnMut(u32) -> bool) {
+        self.retain_as::<true>(keep);
+    }
+
+    fn retain_as<const BRANCHLESS: bool>(&mut self, mut keep: impl FnMut(u32) -> bool) {
         for i in 0..self.words.len() {
             let mut word = self.words[i];
             let mut bits = word;
             while bits != 0 {
                 let bit = bits.trailing_zeros();
                 bits &= bits - 1;
-                // Without a branch: whether a candidate is kept is as
-                // good as random, and a mispredicted branch per candidate
-                // cost more than the check itself.
-                word &= !(u64::from(!keep((i * 64) as u32 + bit)) << bit);
+                let slot = (i * 64) as u32 + bit;
+                if BRANCHLESS {
+                    word &= !(u64::from(!keep(slot)) << bit);
+                } else if !keep(slot) {
+                    word &= !(1 << bit);
+                }
             }
             self.words[i] = word;
         }
@@ -126,8 +142,11 @@ mod tests {
         assert_eq!(a.slots().collect::<Vec<_>>(), [1, 5, 64, 500]);
         a.intersect_list(&[1, 2, 64, 499, 500, 501]);
         assert_eq!(a.slots().collect::<Vec<_>>(), [1, 64, 500]);
+        let mut b = a.clone();
         a.retain(|slot| slot != 64);
         assert_eq!(a.slots().collect::<Vec<_>>(), [1, 500]);
+        b.retain_unpredictable(|slot| slot != 500);
+        assert_eq!(b.slots().collect::<Vec<_>>(), [1, 64]);
         a.remove(1);
         a.remove(9_999);
         assert_eq!(a.slots().collect::<Vec<_>>(), [500]);

@@ -394,9 +394,13 @@ impl ResellerIndex {
             exact |= single && matches!(parts.as_slice(), [one] if one.len() == 3) && trigrams.exact();
         }
         if !exact || !query.created.is_unbounded() {
-            matches.retain(|slot| {
-                query.created.contains(self.slots.created(slot)) && (exact || self.name_matches(pattern, slot))
-            });
+            let keep =
+                |slot| query.created.contains(self.slots.created(slot)) & (exact || self.name_matches(pattern, slot));
+            if !exact && pattern.has_several_middle_runs() {
+                matches.retain_unpredictable(keep);
+            } else {
+                matches.retain(keep);
+            }
         }
         let total = matches.count();
         self.walk_or_heap(

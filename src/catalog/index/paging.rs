@@ -217,23 +217,54 @@ pub fn walk(
             }
         })
         .collect();
+    if let ([list], [stop]) = (lists, stops.as_slice()) {
+        // One list (one status asked for, the usual case): no merging, and
+        // the loop is a plain filter.
+        let walked = if backwards { &list[*stop..] } else { &list[..*stop] };
+        let passing = |slot: &u32| test(*slot);
+        let mut page: Vec<u32> = if backwards {
+            walked
+                .iter()
+                .rev()
+                .copied()
+                .filter(passing)
+                .skip(skip)
+                .take(take)
+                .collect()
+        } else {
+            walked.iter().copied().filter(passing).skip(skip).take(take).collect()
+        };
+        if page.len() < take && walked.len() < list.len() {
+            return None;
+        }
+        if backwards {
+            page.reverse();
+        }
+        return Some(Selection {
+            total: total as u64,
+            slots: page,
+        });
+    }
     let mut page = Vec::with_capacity(take);
     let mut skipped = 0;
     loop {
         let mut best: Option<(usize, u32)> = None;
         for (k, list) in lists.iter().enumerate() {
+            // In locals, so the loop keeps them in registers.
+            let (mut at, stop) = (cursors[k], stops[k]);
             let head = if backwards {
-                while cursors[k] > stops[k] && !test(list[cursors[k] - 1]) {
-                    cursors[k] -= 1;
+                while at > stop && !test(list[at - 1]) {
+                    at -= 1;
                 }
-                (cursors[k] > stops[k]).then(|| list[cursors[k] - 1])
+                (at > stop).then(|| list[at - 1])
             } else {
-                while cursors[k] < stops[k] && !test(list[cursors[k]]) {
-                    cursors[k] += 1;
+                while at < stop && !test(list[at]) {
+                    at += 1;
                 }
-                (cursors[k] < stops[k]).then(|| list[cursors[k]])
+                (at < stop).then(|| list[at])
             };
-            if head.is_none() && cursors[k] != if backwards { 0 } else { list.len() } {
+            cursors[k] = at;
+            if head.is_none() && at != if backwards { 0 } else { list.len() } {
                 return None;
             }
             let Some(head) = head else { continue };
@@ -407,27 +438,31 @@ mod tests {
         let created: Vec<i64> = (0..900).map(|i| (i * 31) % 97).collect();
         let slots = slots(&created);
         let parts = in_three(&slots, 900, Order::CreatedDesc);
-        let lists: Vec<&[u32]> = parts.iter().map(Vec::as_slice).collect();
+        let whole = sorted(&slots, &(0..900).collect::<Vec<_>>(), Order::CreatedDesc);
         let test = |slot: u32| !slot.is_multiple_of(5);
         let all = sorted(
             &slots,
             &(0..900).filter(|&s| test(s)).collect::<Vec<_>>(),
             Order::CreatedDesc,
         );
-        for offset in [0, 1, 300, 359, 360, 700, 715, 719, 720, 5000] {
-            let page = walk(
-                &slots,
-                &lists,
-                test,
-                all.len(),
-                Order::CreatedDesc,
-                Window { offset, limit: 20 },
-                usize::MAX,
-            )
-            .expect("an unbounded walk");
-            let start = (offset as usize).min(all.len());
-            assert_eq!(page.total, 720);
-            assert_eq!(page.slots, all[start..(start + 20).min(all.len())], "offset {offset}");
+        // Three lists merged, and one list alone.
+        let three: Vec<&[u32]> = parts.iter().map(Vec::as_slice).collect();
+        for lists in [three, vec![whole.as_slice()]] {
+            for offset in [0, 1, 300, 359, 360, 700, 715, 719, 720, 5000] {
+                let page = walk(
+                    &slots,
+                    &lists,
+                    test,
+                    all.len(),
+                    Order::CreatedDesc,
+                    Window { offset, limit: 20 },
+                    usize::MAX,
+                )
+                .expect("an unbounded walk");
+                let start = (offset as usize).min(all.len());
+                assert_eq!(page.total, 720);
+                assert_eq!(page.slots, all[start..(start + 20).min(all.len())], "offset {offset}");
+            }
         }
     }
 
@@ -436,13 +471,21 @@ mod tests {
         let created: Vec<i64> = (0..900).collect();
         let slots = slots(&created);
         let parts = in_three(&slots, 900, Order::CreatedAsc);
-        let lists: Vec<&[u32]> = parts.iter().map(Vec::as_slice).collect();
+        let whole: Vec<u32> = (0..900).collect();
         let late = |slot: u32| slot >= 880;
-        let window = Window { offset: 0, limit: 5 };
-        let walk_with = |max_probes| walk(&slots, &lists, late, 20, Order::CreatedAsc, window, max_probes);
-        assert_eq!(walk_with(100), None);
-        let page = walk_with(heap_cost(900)).expect("within its probes");
-        assert_eq!(page.slots, [880, 881, 882, 883, 884]);
+        let three: Vec<&[u32]> = parts.iter().map(Vec::as_slice).collect();
+        for lists in [three, vec![whole.as_slice()]] {
+            let walk_with = |offset, max_probes| {
+                let window = Window { offset, limit: 5 };
+                walk(&slots, &lists, late, 20, Order::CreatedAsc, window, max_probes)
+            };
+            assert_eq!(walk_with(0, 100), None);
+            let page = walk_with(0, heap_cost(900)).expect("within its probes");
+            assert_eq!(page.slots, [880, 881, 882, 883, 884]);
+            // From the end, the matches are near.
+            let page = walk_with(15, 100).expect("near the end");
+            assert_eq!(page.slots, [895, 896, 897, 898, 899]);
+        }
     }
 
     #[test]
