@@ -3,8 +3,8 @@
 //!
 //! - [`slots`]: the customers as columns, by slot number;
 //! - [`lists`]: each status's slots in the four sort orders;
-//! - [`grams`], [`bits`]: exact sets of statuses and of name bytes and
-//!   byte pairs, and [`trigrams`]: substring postings, for large resellers;
+//! - [`grams`], [`bits`]: exact sets of statuses and of name bytes, byte
+//!   pairs and bytes held twice, and [`trigrams`]: substring postings, for large resellers;
 //! - [`plan`]: which of those a query uses;
 //! - [`paging`]: offset and limit over the matches, counted exactly.
 //!
@@ -32,7 +32,7 @@ use self::paging::Window;
 use self::slots::Slots;
 use self::trigrams::Trigrams;
 use super::documents::DocRef;
-use crate::domain::{ListQuery, NamePattern, PatternShape, Status, StatusSet};
+use crate::domain::{CreatedRange, ListQuery, NamePattern, PatternShape, Status};
 
 /// Marks the start of a name in the gram sets and trigram postings (never
 /// a byte of UTF-8), so that `*inc` and `ab*cd` narrow by where their
@@ -331,7 +331,7 @@ impl ResellerIndex {
                     // label per slot, when that is cheaper than a heap.
                     let total: usize = slices.iter().map(|(slice, _)| slice.len()).sum();
                     self.walk_or_heap(
-                        query.statuses,
+                        query,
                         order,
                         window,
                         total,
@@ -404,7 +404,7 @@ impl ResellerIndex {
         }
         let total = matches.count();
         self.walk_or_heap(
-            query.statuses,
+            query,
             order,
             window,
             total,
@@ -414,21 +414,34 @@ impl ResellerIndex {
     }
 
     /// The page of `total` known matches (those `contains` accepts, which
-    /// `matches` lists in any order): by walking `statuses`' lists in
+    /// `matches` lists in any order): by walking the query's statuses' lists in
     /// `order` testing each slot, when the page is reached in fewer probes
     /// than the matches number, else by a bounded heap over `matches`.
+    ///
+    /// In a date order, the walk covers only the part of each list within
+    /// the query's dates: a date range's matches are one block of a date list, and
+    /// a walk from the list's start would first pass every customer newer
+    /// (or older) than the range.
     fn walk_or_heap<I: Iterator<Item = u32>>(
         &self,
-        statuses: StatusSet,
+        query: &ListQuery,
         order: Order,
         window: Window,
         total: usize,
         contains: impl Fn(u32) -> bool,
         matches: impl FnOnce() -> I,
     ) -> Selection {
-        let lists: Vec<&[u32]> = statuses
+        let lists: Vec<&[u32]> = query
+            .statuses
             .iter()
-            .map(|status| self.lists.get(status, order))
+            .map(|status| {
+                let list = self.lists.get(status, order);
+                if order.by_name() {
+                    list
+                } else {
+                    self.within(list, order, query.created)
+                }
+            })
             .filter(|list| !list.is_empty())
             .collect();
         let listed: usize = lists.iter().map(|list| list.len()).sum();
@@ -500,24 +513,27 @@ impl ResellerIndex {
                 (&list[lo..hi], list_order)
             }
             _ if order.by_name() => (self.lists.get(status, order), order),
-            _ => {
-                let list = self.lists.get(status, order);
-                let created = |slot: u32| slots.created(slot);
-                let (from, to) = (query.created.from, query.created.to);
-                let (lo, hi) = if order == Order::CreatedAsc {
-                    (
-                        from.map_or(0, |f| list.partition_point(|&slot| created(slot) < f)),
-                        to.map_or(list.len(), |t| list.partition_point(|&slot| created(slot) <= t)),
-                    )
-                } else {
-                    (
-                        to.map_or(0, |t| list.partition_point(|&slot| created(slot) > t)),
-                        from.map_or(list.len(), |f| list.partition_point(|&slot| created(slot) >= f)),
-                    )
-                };
-                (&list[lo..hi.max(lo)], order)
-            }
+            _ => (self.within(self.lists.get(status, order), order, query.created), order),
         }
+    }
+
+    /// The part of `list`, in date `order`, created within `range`: found
+    /// by two binary searches.
+    fn within<'a>(&self, list: &'a [u32], order: Order, range: CreatedRange) -> &'a [u32] {
+        let created = |slot: u32| self.slots.created(slot);
+        let (from, to) = (range.from, range.to);
+        let (lo, hi) = if order == Order::CreatedAsc {
+            (
+                from.map_or(0, |f| list.partition_point(|&slot| created(slot) < f)),
+                to.map_or(list.len(), |t| list.partition_point(|&slot| created(slot) <= t)),
+            )
+        } else {
+            (
+                to.map_or(0, |t| list.partition_point(|&slot| created(slot) > t)),
+                from.map_or(list.len(), |f| list.partition_point(|&slot| created(slot) >= f)),
+            )
+        };
+        &list[lo..hi.max(lo)]
     }
 
     /// Whether a live slot's name matches `pattern`.
