@@ -190,7 +190,8 @@ impl NamePattern {
 
     /// Whether two or more runs have a star on both sides (`*s*t*t*`,
     /// `ab*c*d*`): whether a name matches is then least predictable from
-    /// the gram sets, and is checked by position masks.
+    /// the gram sets (they do not keep order), and short names are checked
+    /// by position masks unless the runs hold too many distinct bytes.
     pub fn has_several_middle_runs(&self) -> bool {
         self.middle().len() >= 2
     }

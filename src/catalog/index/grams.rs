@@ -1,10 +1,11 @@
 //! Exact slot sets for a large reseller's substring searches: per status,
 //! and per byte, per pair of bytes and per byte held twice in the folded
-//! names, the slots that have it. A fragment of one or two bytes (`*a*`, `*ab*`, `*ø*`) is then
-//! exactly one set, intersected with the statuses asked for: its
-//! `totalCount` is a popcount, and its first page a short walk down a sort
-//! list testing one bit per customer. Longer fragments and several of them
-//! narrow their candidates by every pair of bytes they contain, before the
+//! names, the slots that have it. A fragment of one or two bytes (`*a*`,
+//! `*ab*`, `*ø*`) is then exactly one set, intersected with the statuses
+//! asked for: its `totalCount` is a popcount, and its first page a short
+//! walk down a sort list testing one bit per customer. Longer fragments
+//! and several of them narrow their candidates by every pair of bytes they
+//! contain (and several fragments by the bytes they hold twice), before the
 //! trigram postings and the full pattern check finish the job.
 //!
 //! Kept exact under changes: a customer added, renamed, re-statused or

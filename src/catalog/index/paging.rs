@@ -201,26 +201,19 @@ pub fn walk(
     } else {
         (start, end - start)
     };
-    // Forwards, cursors point at the next slot; backwards, just past it.
-    let mut cursors: Vec<usize> = lists
-        .iter()
-        .map(|list| if backwards { list.len() } else { 0 })
-        .collect();
-    // How far each list may be walked: `max_probes` from where it starts.
-    let stops: Vec<usize> = lists
-        .iter()
-        .map(|list| {
-            if backwards {
-                list.len().saturating_sub(max_probes)
-            } else {
-                max_probes.min(list.len())
-            }
-        })
-        .collect();
-    if let ([list], [stop]) = (lists, stops.as_slice()) {
+    // How far a list may be walked: `max_probes` from where it starts.
+    let stop_of = |list: &[u32]| {
+        if backwards {
+            list.len().saturating_sub(max_probes)
+        } else {
+            max_probes.min(list.len())
+        }
+    };
+    if let [list] = lists {
         // One list (one status asked for, the usual case): no merging, and
         // the loop is a plain filter.
-        let walked = if backwards { &list[*stop..] } else { &list[..*stop] };
+        let stop = stop_of(list);
+        let walked = if backwards { &list[stop..] } else { &list[..stop] };
         let passing = |slot: &u32| test(*slot);
         let mut page: Vec<u32> = if backwards {
             walked
@@ -245,6 +238,12 @@ pub fn walk(
             slots: page,
         });
     }
+    // Forwards, cursors point at the next slot; backwards, just past it.
+    let mut cursors: Vec<usize> = lists
+        .iter()
+        .map(|list| if backwards { list.len() } else { 0 })
+        .collect();
+    let stops: Vec<usize> = lists.iter().map(|list| stop_of(list)).collect();
     let mut page = Vec::with_capacity(take);
     let mut skipped = 0;
     loop {

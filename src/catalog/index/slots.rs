@@ -111,9 +111,8 @@ impl Slots {
 
     /// The simple-case-folded company name.
     pub fn name(&self, slot: u32) -> &[u8] {
-        let text = self.text[slot as usize];
-        let start = text.start as usize + usize::from(text.id_len);
-        &self.arena[start..start + usize::from(text.name_len)]
+        let (text, len) = self.name_in_text(slot);
+        &text[..len]
     }
 
     /// The folded company name as the start of a longer text (the rest of
