@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 ROSTER = ROOT / "target" / "release" / "roster"
 CEILING = ROOT / "target" / "release" / "examples" / "ceiling"
-PG_PORT = int(os.environ.get("ROSTER_TEST_PG_PORT", "55432"))
+PG_PORT = int(os.environ.get("ROSTER_TEST_PG_PORT", "25432"))
 ROSTER_PORT = 18180
 CEILING_PORT = 18190
 ALL_STATUSES = "&".join(f"status={s}" for s in ["1000", "1002", "1004", "1010", "1012", "1014", "1026"])
