@@ -390,9 +390,9 @@ impl ResellerIndex {
             for part in parts.iter().filter(|part| part.len() >= 3) {
                 matches.intersect_list(&trigrams.candidates(part));
             }
-            // A single three-byte literal is exactly its posting list, while
-            // the postings are exact.
-            exact |= single && matches!(parts.as_slice(), [one] if one.len() == 3) && trigrams.exact();
+            // A single literal of three bytes (or a suffix of three) is
+            // exactly its posting list, while the postings are exact.
+            exact |= single && matches!(parts.as_slice(), [one] if Trigrams::exactly(one)) && trigrams.exact();
         }
         if !exact || !query.created.is_unbounded() {
             // The date first, and the name only within the range: slots
@@ -657,7 +657,7 @@ mod tests {
         )
     }
 
-    const QUERIES: [&str; 32] = [
+    const QUERIES: [&str; 34] = [
         "",
         "status=1000&status=1002&offset=37&limit=50",
         "sort-by=companyName&order-by=asc&offset=1000",
@@ -683,6 +683,8 @@ mod tests {
         "name=*ab*co*",
         "name=*s+l*&status=1002&status=1000",
         "name=*inc",
+        "name=*s+ag&status=1000&status=1002",
+        "name=*ltd&from-created-date=2019-01-01&sort-by=companyName",
         "name=*h",
         "name=*bh&sort-by=companyName",
         "name=g*h",

@@ -4,6 +4,12 @@
 //! starts from the shortest posting list of its needle's trigrams instead
 //! of every name.
 //!
+//! Each name's last three bytes are also a key of their own, a **suffix**
+//! (one per name, so it costs a slot number per customer): a suffix of
+//! three bytes (`*inc`, `*llc`) is then exactly one posting list, and a
+//! longer one starts from the names that end in its last three bytes
+//! rather than from all that hold them anywhere.
+//!
 //! The postings are a **superset**: built in one compact layout, then
 //! changes only add (a changed name's trigrams, in small sorted lists on
 //! the side). A slot whose name lost a trigram, or that was vacated, stays
@@ -35,17 +41,33 @@ fn key(bytes: &[u8]) -> u32 {
     u32::from(bytes[0]) << 16 | u32::from(bytes[1]) << 8 | u32::from(bytes[2])
 }
 
+/// The key of "ends with these three bytes" (above every trigram's key).
+fn suffix_key(last_three: &[u8]) -> u32 {
+    1 << 24 | key(last_three)
+}
+
+/// The keys a name is listed under: its framed trigrams, and its suffix
+/// when it has three bytes.
+fn keys_of(name: &[u8], framed: &mut Vec<u8>) -> impl Iterator<Item = u32> {
+    super::frame(name, framed);
+    let suffix = name.len().checked_sub(3).map(|at| suffix_key(&name[at..]));
+    framed.windows(3).map(key).chain(suffix)
+}
+
+/// The suffix key a framed needle can be looked up by: it ends the name
+/// (`NAME_END` last) and has three bytes of name before that.
+fn needle_suffix(needle: &[u8]) -> Option<u32> {
+    let body = needle.strip_suffix(&[super::NAME_END])?;
+    let last_three = body.get(body.len().checked_sub(3)?..)?;
+    (!last_three.contains(&super::NAME_START)).then(|| suffix_key(last_three))
+}
+
 impl Trigrams {
     pub fn build(slots: &Slots) -> Self {
         let mut pairs: Vec<u64> = Vec::with_capacity(slots.live() * 24);
         let mut framed = Vec::new();
         for slot in slots.live_slots() {
-            super::frame(slots.name(slot), &mut framed);
-            pairs.extend(
-                framed
-                    .windows(3)
-                    .map(|window| u64::from(key(window)) << 32 | u64::from(slot)),
-            );
+            pairs.extend(keys_of(slots.name(slot), &mut framed).map(|key| u64::from(key) << 32 | u64::from(slot)));
         }
         pairs.sort_unstable();
         pairs.dedup();
@@ -69,26 +91,26 @@ impl Trigrams {
         trigrams
     }
 
-    fn built(&self, trigram: &[u8]) -> &[u32] {
-        match self.keys.binary_search(&key(trigram)) {
+    fn built(&self, key: u32) -> &[u32] {
+        match self.keys.binary_search(&key) {
             Ok(k) => &self.slots[self.starts[k] as usize..self.starts[k + 1] as usize],
             Err(_) => &[],
         }
     }
 
-    fn added(&self, trigram: &[u8]) -> &[u32] {
-        self.added.get(&key(trigram)).map_or(&[], Vec::as_slice)
+    fn added(&self, key: u32) -> &[u32] {
+        self.added.get(&key).map_or(&[], Vec::as_slice)
     }
 
     /// Records that `slot` now holds `name` (a new slot, or a changed name).
     pub fn add(&mut self, slot: u32, name: &[u8]) {
         let mut framed = Vec::with_capacity(name.len() + 2);
-        super::frame(name, &mut framed);
-        for window in framed.windows(3) {
-            if self.built(window).binary_search(&slot).is_ok() {
+        let keys: Vec<u32> = keys_of(name, &mut framed).collect();
+        for key in keys {
+            if self.built(key).binary_search(&slot).is_ok() {
                 continue;
             }
-            let list = self.added.entry(key(window)).or_default();
+            let list = self.added.entry(key).or_default();
             if let Err(at) = list.binary_search(&slot) {
                 list.insert(at, slot);
                 self.added_count += 1;
@@ -112,12 +134,22 @@ impl Trigrams {
         (self.added_count + self.stale) * 4 > self.slots.len().max(4096)
     }
 
-    /// The slots (ascending, each once) that may hold `needle`: the
-    /// postings of its rarest trigram. `needle` has at least 3 bytes.
+    /// Whether [`Trigrams::candidates`] of the framed `needle` are exactly
+    /// the names that hold it, while the postings are [exact](Trigrams::exact):
+    /// three bytes (one trigram), or three bytes that end the name.
+    pub fn exactly(needle: &[u8]) -> bool {
+        needle.len() == 3 || (needle.len() == 4 && needle_suffix(needle).is_some())
+    }
+
+    /// The slots (ascending, each once) that may hold the framed `needle`:
+    /// the postings of its rarest trigram, or of its suffix, which is
+    /// never more common than the trigrams it ends with (and is taken
+    /// over them on a tie). `needle` has at least 3 bytes.
     pub fn candidates(&self, needle: &[u8]) -> Candidates<'_> {
-        let Some(rarest) = needle
-            .windows(3)
-            .min_by_key(|trigram| self.built(trigram).len() + self.added(trigram).len())
+        let Some(rarest) = needle_suffix(needle)
+            .into_iter()
+            .chain(needle.windows(3).map(key))
+            .min_by_key(|&key| self.built(key).len() + self.added(key).len())
         else {
             return Candidates::Built(&[]);
         };
@@ -198,5 +230,33 @@ mod tests {
         trigrams.note_stale();
         assert!(!trigrams.exact());
         assert_eq!(*trigrams.candidates(b"tec"), [0, 1, 2, 3, 4, 5]);
+    }
+
+    /// A framed needle, as the catalog looks it up.
+    fn ending(needle: &str) -> Vec<u8> {
+        let mut framed = needle.as_bytes().to_vec();
+        framed.push(super::super::NAME_END);
+        framed
+    }
+
+    #[test]
+    fn a_suffix_of_three_bytes_is_exactly_the_names_ending_in_it() {
+        let names = ["zinc banc", "acme inc", "inc", "incubator inc", "in", "zinc", "tinc x"];
+        let mut trigrams = Trigrams::build(&slots(&names));
+        // "nc" + end alone would also give "zinc banc"; "inc" anywhere "tinc x".
+        assert_eq!(*trigrams.candidates(&ending("inc")), [1, 2, 3, 5]);
+        assert!(Trigrams::exactly(&ending("inc")) && Trigrams::exactly(b"inc"));
+        assert!(Trigrams::exactly(&ending("nc")), "one trigram, with the end");
+        assert!(!Trigrams::exactly(&ending("zinc")));
+        // Longer suffixes start from their last three bytes' names.
+        assert_eq!(*trigrams.candidates(&ending("acme inc")), [1]);
+        assert_eq!(*trigrams.candidates(&ending(" inc")), [1, 3]);
+        // A name's start is no suffix: `^in` + end is a trigram lookup.
+        let mut exact_name = vec![super::super::NAME_START];
+        exact_name.extend_from_slice(&ending("in"));
+        assert_eq!(*trigrams.candidates(&exact_name), [4]);
+        // A renamed slot is listed under its new suffix too.
+        trigrams.add(4, b"tin inc");
+        assert_eq!(*trigrams.candidates(&ending("inc")), [1, 2, 3, 4, 5]);
     }
 }
