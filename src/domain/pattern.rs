@@ -82,7 +82,7 @@ impl NamePattern {
         if !literal.is_empty() {
             parts.push(literal);
         }
-        let masks = RunMasks::of(middle_of(&parts, leading_star, trailing_star));
+        let masks = RunMasks::of(&parts[middle_range(parts.len(), leading_star, trailing_star)]);
         let words = parts.iter().map(|part| Word::of(part.as_bytes())).collect();
         Ok(Self {
             parts,
@@ -162,8 +162,10 @@ impl NamePattern {
             if let Some(masks) = &self.masks {
                 return masks.in_order(text, len, start, end);
             }
-            if let [run] = self.middle() {
-                return one_run_within(text, len, start..end, run.as_bytes(), self.words[self.middle_from()]);
+            let middle = self.middle_range();
+            if middle.len() == 1 {
+                let (run, word) = (self.parts[middle.start].as_bytes(), self.words[middle.start]);
+                return one_run_within(text, len, start..end, run, word);
             }
         }
         self.middle_in_order(&text[..end], start, find)
@@ -217,12 +219,12 @@ impl NamePattern {
 
     /// The runs with a star on both sides.
     fn middle(&self) -> &[String] {
-        middle_of(&self.parts, self.leading_star, self.trailing_star)
+        &self.parts[self.middle_range()]
     }
 
-    /// The index in `parts` of the first middle run.
-    fn middle_from(&self) -> usize {
-        usize::from(!self.leading_star && !self.parts.is_empty())
+    /// Where in `parts` the runs with a star on both sides are.
+    fn middle_range(&self) -> std::ops::Range<usize> {
+        middle_range(self.parts.len(), self.leading_star, self.trailing_star)
     }
 
     /// Whether the middle runs occur in `name[start..]` in order, each
@@ -309,11 +311,11 @@ fn one_run_within(text: &[u8], len: usize, span: std::ops::Range<usize>, run: &[
     false
 }
 
-/// The runs of `parts` with a star on both sides.
-fn middle_of(parts: &[String], leading_star: bool, trailing_star: bool) -> &[String] {
-    let from = usize::from(!leading_star && !parts.is_empty());
-    let to = parts.len() - usize::from(!trailing_star && parts.len() > from);
-    &parts[from..to.max(from)]
+/// Where, among `count` runs, those with a star on both sides are.
+fn middle_range(count: usize, leading_star: bool, trailing_star: bool) -> std::ops::Range<usize> {
+    let from = usize::from(!leading_star && count > 0);
+    let to = count - usize::from(!trailing_star && count > from);
+    from..to.max(from)
 }
 
 /// Names up to this many bytes are matched by position masks (one bit per

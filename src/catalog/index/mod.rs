@@ -392,7 +392,7 @@ impl ResellerIndex {
             }
             // A single literal of three bytes (or a suffix of three) is
             // exactly its posting list, while the postings are exact.
-            exact |= single && matches!(parts.as_slice(), [one] if Trigrams::exactly(one)) && trigrams.exact();
+            exact |= matches!(parts.as_slice(), [one] if Trigrams::exactly(one)) && trigrams.exact();
         }
         if !exact || !query.created.is_unbounded() {
             // The date first, and the name only within the range: slots

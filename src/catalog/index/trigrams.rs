@@ -105,8 +105,7 @@ impl Trigrams {
     /// Records that `slot` now holds `name` (a new slot, or a changed name).
     pub fn add(&mut self, slot: u32, name: &[u8]) {
         let mut framed = Vec::with_capacity(name.len() + 2);
-        let keys: Vec<u32> = keys_of(name, &mut framed).collect();
-        for key in keys {
+        for key in keys_of(name, &mut framed) {
             if self.built(key).binary_search(&slot).is_ok() {
                 continue;
             }
