@@ -5,7 +5,9 @@
 //! each read runs in one transaction, so it sees one snapshot, generation
 //! included. Writes take the write lock first (`BEGIN IMMEDIATE`), so they
 //! commit one after the other, in generation order, and they commit with
-//! `synchronous = FULL`: a write that returned survives a power cut.
+//! `synchronous = FULL`: a write that returned survives a power cut. The
+//! log is copied into the database by a thread of its own (`checkpoint`),
+//! not by the pool's commits.
 //!
 //! Every call runs on tokio's blocking pool: SQLite calls block, and a busy
 //! database makes them wait up to the busy timeout, which must never stall
@@ -24,6 +26,9 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
+mod checkpoint;
+
+use self::checkpoint::{Checkpointer, Gate};
 use super::migrations::{Migration, pending};
 use super::{
     CHANGE_LOG_MAX_CUSTOMERS, CHANGE_LOG_RETENTION, Changes, ClientChange, CustomerScan, CustomerWrite, Decision,
@@ -62,6 +67,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct SqliteStore {
     pool: Arc<Pool>,
+    /// Entered by every write transaction (see `checkpoint`).
+    gate: Gate,
+    checkpointer: Checkpointer,
 }
 
 struct Pool {
@@ -74,7 +82,12 @@ impl Pool {
         let idle = self.idle.lock().expect("pool lock").pop();
         match idle {
             Some(conn) => Ok(conn),
-            None => connect(&self.path),
+            None => {
+                let conn = connect(&self.path)?;
+                // The checkpoint thread copies the log; a commit never does.
+                conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
+                Ok(conn)
+            }
         }
     }
 
@@ -115,11 +128,14 @@ fn connect(path: &Path) -> Result<Connection> {
 impl SqliteStore {
     /// Opens (creating if needed) the database file and migrates it.
     pub async fn open(path: PathBuf) -> Result<Self> {
+        let gate = Gate::default();
         let store = SqliteStore {
             pool: Arc::new(Pool {
-                path,
+                path: path.clone(),
                 idle: Mutex::new(Vec::new()),
             }),
+            checkpointer: Checkpointer::start(path, connect, gate.clone()),
+            gate,
         };
         store.run(migrate).await?;
         Ok(store)
@@ -821,29 +837,34 @@ impl Store for SqliteStore {
     }
 
     async fn write(&self, writes: Vec<CustomerWrite>, retention: Retention) -> Result<Vec<Result<WriteOutcome>>> {
-        self.run(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let generation = generation(&tx)? + 1;
-            let now = unix_now();
-            let mut changed = ChangedCustomers::default();
-            let mut outcomes = Vec::with_capacity(writes.len());
-            for write in &writes {
-                tx.execute_batch("SAVEPOINT write")?;
-                let outcome = write_one(&tx, write, generation, now, retention, &mut changed);
-                if outcome.as_ref().is_ok_and(|o| *o != WriteOutcome::Duplicate) {
-                    tx.execute_batch("RELEASE write")?;
-                } else {
-                    tx.execute_batch("ROLLBACK TO write; RELEASE write")?;
+        let gate = self.gate.clone();
+        let outcomes = self
+            .run(move |conn| {
+                let _open = gate.enter();
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let generation = generation(&tx)? + 1;
+                let now = unix_now();
+                let mut changed = ChangedCustomers::default();
+                let mut outcomes = Vec::with_capacity(writes.len());
+                for write in &writes {
+                    tx.execute_batch("SAVEPOINT write")?;
+                    let outcome = write_one(&tx, write, generation, now, retention, &mut changed);
+                    if outcome.as_ref().is_ok_and(|o| *o != WriteOutcome::Duplicate) {
+                        tx.execute_batch("RELEASE write")?;
+                    } else {
+                        tx.execute_batch("ROLLBACK TO write; RELEASE write")?;
+                    }
+                    outcomes.push(outcome);
                 }
-                outcomes.push(outcome);
-            }
-            if changed.count > 0 {
-                log_generation(&tx, generation, &changed)?;
-            }
-            trim_remembered(&tx, retention, now)?;
-            tx.commit()?;
-            Ok(outcomes)
-        })
-        .await
+                if changed.count > 0 {
+                    log_generation(&tx, generation, &changed)?;
+                }
+                trim_remembered(&tx, retention, now)?;
+                tx.commit()?;
+                Ok(outcomes)
+            })
+            .await?;
+        self.checkpointer.committed();
+        Ok(outcomes)
     }
 }
