@@ -214,22 +214,47 @@ async fn scan_into(
 
 /// Records generation `generation` in the change log, inside its write's
 /// transaction, after the generation row was bumped to it. The customers
-/// the write changed are `customer_id` of `source` (a table or subquery).
-async fn log_generation(tx: &Transaction<'_>, generation: Generation, changed: i64, source: &str) -> Result<()> {
+/// the write changed are in `source`.
+async fn log_generation(tx: &Transaction<'_>, generation: Generation, changed: i64, source: Changed<'_>) -> Result<()> {
     let logged = changed as u64 <= CHANGE_LOG_MAX_CUSTOMERS;
     tx.execute(
-        "INSERT INTO generations (generation, committed_at, changed, logged) VALUES ($1, $2, $3, $4)",
+        &tx.prepare_cached(
+            "INSERT INTO generations (generation, committed_at, changed, logged) VALUES ($1, $2, $3, $4)",
+        )
+        .await?,
         &[&generation, &unix_now(), &changed, &logged],
     )
     .await?;
     if logged {
-        tx.execute(
-            &format!("INSERT INTO customer_changes (generation, customer_id) SELECT DISTINCT $1::BIGINT, customer_id FROM {source}"),
-            &[&generation],
-        )
-        .await?;
+        match source {
+            Changed::Table(table) => {
+                tx.execute(
+                    &format!(
+                        "INSERT INTO customer_changes (generation, customer_id) SELECT DISTINCT $1::BIGINT, customer_id FROM {table}"
+                    ),
+                    &[&generation],
+                )
+                .await?
+            }
+            Changed::Ids(ids) => {
+                let insert = tx
+                    .prepare_cached(
+                        "INSERT INTO customer_changes (generation, customer_id) SELECT DISTINCT $1::BIGINT, unnest($2::TEXT[])",
+                    )
+                    .await?;
+                tx.execute(&insert, &[&generation, &ids]).await?
+            }
+        };
     }
     trim_change_log(tx).await
+}
+
+/// Where a generation's changed customer ids are.
+enum Changed<'a> {
+    /// The `customer_id` column of a table of this transaction (an import's).
+    Table(&'static str),
+    /// A few ids (a group of API writes).
+    Ids(&'a [String]),
 }
 
 /// Forgets the change log's entries older than the retention, at most a
@@ -238,7 +263,8 @@ async fn trim_change_log(tx: &Transaction<'_>) -> Result<()> {
     let cutoff = unix_now() - CHANGE_LOG_RETENTION.as_secs() as i64;
     let oldest = tx
         .query(
-            "SELECT generation, committed_at FROM generations ORDER BY generation LIMIT 256",
+            &tx.prepare_cached("SELECT generation, committed_at FROM generations ORDER BY generation LIMIT 256")
+                .await?,
             &[],
         )
         .await?;
@@ -251,12 +277,21 @@ async fn trim_change_log(tx: &Transaction<'_>) -> Result<()> {
     else {
         return Ok(());
     };
-    tx.execute("DELETE FROM customer_changes WHERE generation <= $1", &[&last])
-        .await?;
-    tx.execute("DELETE FROM generations WHERE generation <= $1", &[&last])
-        .await?;
     tx.execute(
-        "UPDATE roster_state SET log_start = greatest(log_start, $1) WHERE id = 1",
+        &tx.prepare_cached("DELETE FROM customer_changes WHERE generation <= $1")
+            .await?,
+        &[&last],
+    )
+    .await?;
+    tx.execute(
+        &tx.prepare_cached("DELETE FROM generations WHERE generation <= $1")
+            .await?,
+        &[&last],
+    )
+    .await?;
+    tx.execute(
+        &tx.prepare_cached("UPDATE roster_state SET log_start = greatest(log_start, $1) WHERE id = 1")
+            .await?,
         &[&last],
     )
     .await?;
@@ -350,20 +385,25 @@ async fn write_one(
         let cutoff = now.saturating_sub(retention.window.as_secs() as i64);
         let expired = tx
             .execute(
-                "DELETE FROM correlations WHERE client_id = $1 AND correlation_id = $2 AND created_at < $3",
+                &tx.prepare_cached(
+                    "DELETE FROM correlations WHERE client_id = $1 AND correlation_id = $2 AND created_at < $3",
+                )
+                .await?,
                 &[&correlation.client_id, &correlation.correlation_id, &cutoff],
             )
             .await?;
         if expired > 0 {
             tx.execute(
-                "UPDATE roster_state SET correlations = correlations - 1 WHERE id = 1",
+                &tx.prepare_cached("UPDATE roster_state SET correlations = correlations - 1 WHERE id = 1")
+                    .await?,
                 &[],
             )
             .await?;
         }
         let known = tx
             .query_opt(
-                "SELECT 1 FROM correlations WHERE client_id = $1 AND correlation_id = $2",
+                &tx.prepare_cached("SELECT 1 FROM correlations WHERE client_id = $1 AND correlation_id = $2")
+                    .await?,
                 &[&correlation.client_id, &correlation.correlation_id],
             )
             .await?;
@@ -375,20 +415,26 @@ async fn write_one(
     let (current, namesakes, new_id) = match &write.target {
         Target::Existing { customer_id } => {
             let row = tx
-                .query_opt(&format!("{select} WHERE c.customer_id = $1 FOR UPDATE"), &[customer_id])
+                .query_opt(
+                    &tx.prepare_cached(&format!("{select} WHERE c.customer_id = $1 FOR UPDATE"))
+                        .await?,
+                    &[customer_id],
+                )
                 .await?;
             (row.map(|row| customer_row(&row, 0)).transpose()?, Vec::new(), None)
         }
         Target::New { reseller_id, name_key } => {
             // Two instances creating the same name at once: one waits.
             tx.execute(
-                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                &tx.prepare_cached("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+                    .await?,
                 &[&NAME_LOCKS, &format!("{reseller_id}\u{1f}{name_key}")],
             )
             .await?;
             let rows = tx
                 .query(
-                    &format!("{select} WHERE c.reseller_id = $1 AND c.name_key = $2"),
+                    &tx.prepare_cached(&format!("{select} WHERE c.reseller_id = $1 AND c.name_key = $2"))
+                        .await?,
                     &[reseller_id, name_key],
                 )
                 .await?;
@@ -399,7 +445,11 @@ async fn write_one(
             let new_id = loop {
                 let candidate = new_customer_id();
                 let taken = tx
-                    .query_opt("SELECT 1 FROM customers WHERE customer_id = $1", &[&candidate])
+                    .query_opt(
+                        &tx.prepare_cached("SELECT 1 FROM customers WHERE customer_id = $1")
+                            .await?,
+                        &[&candidate],
+                    )
                     .await?;
                 if taken.is_none() {
                     break candidate;
@@ -428,15 +478,21 @@ async fn write_one(
             ];
             if current.is_some() {
                 tx.execute(
-                    "UPDATE customers SET reseller_id = $2, status = $3, created_at = $4, name_key = $5, doc = $6
+                    &tx.prepare_cached(
+                        "UPDATE customers SET reseller_id = $2, status = $3, created_at = $4, name_key = $5, doc = $6
                      WHERE customer_id = $1",
+                    )
+                    .await?,
                     &values,
                 )
                 .await?;
             } else {
                 tx.execute(
-                    "INSERT INTO customers (customer_id, reseller_id, status, created_at, name_key, doc)
+                    &tx.prepare_cached(
+                        "INSERT INTO customers (customer_id, reseller_id, status, created_at, name_key, doc)
                      VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .await?,
                     &values,
                 )
                 .await?;
@@ -448,7 +504,10 @@ async fn write_one(
                 None => {
                     let bumped: Generation = tx
                         .query_one(
-                            "UPDATE roster_state SET generation = generation + 1 WHERE id = 1 RETURNING generation",
+                            &tx.prepare_cached(
+                                "UPDATE roster_state SET generation = generation + 1 WHERE id = 1 RETURNING generation",
+                            )
+                            .await?,
                             &[],
                         )
                         .await?
@@ -473,9 +532,12 @@ async fn write_one(
         let status = i32::from(reply.status);
         let inserted = tx
             .execute(
-                "INSERT INTO correlations
+                &tx.prepare_cached(
+                    "INSERT INTO correlations
                      (client_id, correlation_id, fingerprint, status, headers, body, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                )
+                .await?,
                 &[
                     &correlation.client_id,
                     &correlation.correlation_id,
@@ -492,7 +554,8 @@ async fn write_one(
             return Ok(WriteOutcome::Duplicate);
         }
         tx.execute(
-            "UPDATE roster_state SET correlations = correlations + 1 WHERE id = 1",
+            &tx.prepare_cached("UPDATE roster_state SET correlations = correlations + 1 WHERE id = 1")
+                .await?,
             &[],
         )
         .await?;
@@ -504,30 +567,36 @@ async fn write_one(
 /// capacity: a bounded number per batch.
 async fn trim_remembered(tx: &Transaction<'_>, retention: Retention, now: i64) -> Result<()> {
     let cutoff = now.saturating_sub(retention.window.as_secs() as i64);
-    let mut forgotten = tx
-        .execute(
-            "DELETE FROM correlations WHERE (client_id, correlation_id) IN
-                 (SELECT client_id, correlation_id FROM correlations WHERE created_at < $1 ORDER BY created_at LIMIT 256)",
+    let mut forgotten = tx.execute(&tx.prepare_cached("DELETE FROM correlations WHERE (client_id, correlation_id) IN
+                 (SELECT client_id, correlation_id FROM correlations WHERE created_at < $1 ORDER BY created_at LIMIT 256)").await?,
             &[&cutoff],
         )
         .await?;
     let kept: i64 = tx
-        .query_one("SELECT correlations FROM roster_state WHERE id = 1", &[])
+        .query_one(
+            &tx.prepare_cached("SELECT correlations FROM roster_state WHERE id = 1")
+                .await?,
+            &[],
+        )
         .await?
         .get(0);
     let over = (kept - forgotten as i64 - retention.capacity as i64).clamp(0, 256);
     if over > 0 {
         forgotten += tx
             .execute(
-                "DELETE FROM correlations WHERE (client_id, correlation_id) IN
+                &tx.prepare_cached(
+                    "DELETE FROM correlations WHERE (client_id, correlation_id) IN
                      (SELECT client_id, correlation_id FROM correlations ORDER BY created_at LIMIT $1)",
+                )
+                .await?,
                 &[&over],
             )
             .await?;
     }
     if forgotten > 0 {
         tx.execute(
-            "UPDATE roster_state SET correlations = correlations - $1 WHERE id = 1",
+            &tx.prepare_cached("UPDATE roster_state SET correlations = correlations - $1 WHERE id = 1")
+                .await?,
             &[&(forgotten as i64)],
         )
         .await?;
@@ -575,7 +644,11 @@ impl Store for PostgresStore {
         let mut client = self.client().await?;
         let tx = snapshot(&mut client).await?;
         let state = tx
-            .query_one("SELECT generation, log_start FROM roster_state WHERE id = 1", &[])
+            .query_one(
+                &tx.prepare_cached("SELECT generation, log_start FROM roster_state WHERE id = 1")
+                    .await?,
+                &[],
+            )
             .await?;
         let (current, log_start): (Generation, Generation) = (state.get(0), state.get(1));
         if current == after {
@@ -591,8 +664,11 @@ impl Store for PostgresStore {
         }
         let totals = tx
             .query_one(
-                "SELECT coalesce(sum(changed), 0)::BIGINT, coalesce(bool_and(logged), true) FROM generations
+                &tx.prepare_cached(
+                    "SELECT coalesce(sum(changed), 0)::BIGINT, coalesce(bool_and(logged), true) FROM generations
                  WHERE generation > $1",
+                )
+                .await?,
                 &[&after],
             )
             .await?;
@@ -602,11 +678,12 @@ impl Store for PostgresStore {
         }
         let rows = tx
             .query(
-                &format!(
+                &tx.prepare_cached(&format!(
                     "SELECT ch.customer_id, c.id IS NOT NULL, {CUSTOMER_COLUMNS}
                      FROM (SELECT DISTINCT customer_id FROM customer_changes WHERE generation > $1) ch
                      LEFT JOIN customers c ON c.customer_id = ch.customer_id"
-                ),
+                ))
+                .await?,
                 &[&after],
             )
             .await?;
@@ -711,7 +788,7 @@ impl Store for PostgresStore {
             )
             .await?
             .get(0);
-        log_generation(&tx, generation, distinct, "import_batch").await?;
+        log_generation(&tx, generation, distinct, Changed::Table("import_batch")).await?;
         tx.commit().await?;
         Ok(ImportOutcome {
             records: imported as u64,
@@ -868,11 +945,7 @@ impl Store for PostgresStore {
             outcomes.push(outcome);
         }
         if let Some(generation) = generation {
-            tx.execute("CREATE TEMPORARY TABLE written (customer_id TEXT) ON COMMIT DROP", &[])
-                .await?;
-            tx.execute("INSERT INTO written SELECT unnest($1::TEXT[])", &[&changed])
-                .await?;
-            log_generation(&tx, generation, changed.len() as i64, "written").await?;
+            log_generation(&tx, generation, changed.len() as i64, Changed::Ids(&changed)).await?;
         }
         trim_remembered(&tx, retention, now).await?;
         tx.commit().await?;
