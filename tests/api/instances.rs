@@ -31,6 +31,15 @@ async fn two_instances() -> Option<(TestServer, TestServer)> {
     ))
 }
 
+/// One customer of R1, imported through `a` and applied by both: `import`
+/// waits for `a` only, and `b` follows on its own poll.
+async fn import_on_both(a: &TestServer, b: &TestServer) {
+    let imported = a
+        .import(&[customer("C1", "R1", "1000", "Acme", "2025-01-01T00:00:00Z")])
+        .await;
+    b.wait_for(imported.generation).await;
+}
+
 #[tokio::test]
 async fn data_imported_through_one_instance_is_listed_by_the_other_within_a_second() {
     let Some((a, b)) = two_instances().await else { return };
@@ -55,8 +64,7 @@ async fn data_imported_through_one_instance_is_listed_by_the_other_within_a_seco
 #[tokio::test]
 async fn the_rate_limit_holds_across_instances() {
     let Some((a, b)) = two_instances().await else { return };
-    a.import(&[customer("C1", "R1", "1000", "Acme", "2025-01-01T00:00:00Z")])
-        .await;
+    import_on_both(&a, &b).await;
     let partner = a.client_with("*", Some(2)).await;
     // 2 requests/s, bursts of 4, however the requests are spread.
     let mut allowed = 0;
@@ -79,8 +87,7 @@ async fn the_rate_limit_holds_across_instances() {
 #[tokio::test]
 async fn a_request_id_used_on_one_instance_is_refused_by_the_other() {
     let Some((a, b)) = two_instances().await else { return };
-    a.import(&[customer("C1", "R1", "1000", "Acme", "2025-01-01T00:00:00Z")])
-        .await;
+    import_on_both(&a, &b).await;
     let partner = a.client("*").await;
     let first = a
         .get(PATH)
@@ -101,8 +108,7 @@ async fn a_request_id_used_on_one_instance_is_refused_by_the_other() {
 #[tokio::test]
 async fn disabling_a_client_reaches_every_instance_within_the_cache_time() {
     let Some((a, b)) = two_instances().await else { return };
-    a.import(&[customer("C1", "R1", "1000", "Acme", "2025-01-01T00:00:00Z")])
-        .await;
+    import_on_both(&a, &b).await;
     let partner = a.client("*").await;
     assert_eq!(a.get_as(&partner, PATH).await.status, 200);
     assert_eq!(b.get_as(&partner, PATH).await.status, 200);
