@@ -4,25 +4,27 @@
 //! SQLite's automatic checkpoint runs in the connection that commits, after
 //! the commit and before the call returns, so one write in thirty paid for
 //! copying a thousand pages into the database file and syncing it: PATCH
-//! p99 at 64 writers was 51 ms against a median of 8 ms, and 98 % of the
-//! slow groups were the ones that checkpointed (BENCHMARKS.md, issue #11).
-//! The pool's connections therefore never checkpoint; a thread of its own
-//! does, with its own connection, while the next group commits.
+//! p99 at 64 writers was 51 ms against a median of 8 ms, and with the
+//! automatic checkpoint off no group took more than 9 ms
+//! (docs/PERFORMANCE.md). The pool's connections therefore never
+//! checkpoint; a thread of its own does, with its own connection, while
+//! the next group commits.
 //!
 //! A passive checkpoint never blocks a writer, but a log that writers keep
-//! appending to is never fully copied, so SQLite never starts it over and
-//! it grows without bound. Once it is past [`RESTART_FRAMES`], the thread
-//! closes the [`Gate`] (the next transaction of this process waits),
-//! copies the few frames written since its last pass, and opens it: the
-//! next commit then writes the log from its start. The wait is about one
-//! group commit.
+//! appending to without a pause is never fully copied, so SQLite never
+//! starts it over and it grows without bound. Once it is past
+//! [`RESTART_FRAMES`], the thread closes the [`Gate`] (the next transaction
+//! of this process waits), copies the frames written since its last pass,
+//! and opens it: the next commit then writes the log from its start. Under
+//! the API's group commits the log usually starts over by itself, between
+//! groups, and the gate stays open.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use rusqlite::Connection;
 
 /// Frames (pages) in the log past which writers pause for it to start over:
@@ -52,13 +54,17 @@ pub(super) struct Checkpointer {
 
 impl Checkpointer {
     /// Starts the thread on the database at `path`.
-    pub(super) fn start(path: PathBuf, connect: fn(&std::path::Path) -> Result<Connection>, gate: Gate) -> Self {
+    pub(super) fn start(
+        path: PathBuf,
+        connect: fn(&std::path::Path) -> Result<Connection>,
+        gate: Gate,
+    ) -> Result<Self> {
         let (commits, told) = sync_channel(1);
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || run(|| connect(&path), &told, &gate))
-            .expect("spawning the checkpoint thread");
-        Checkpointer { commits }
+            .context("starting the checkpoint thread")?;
+        Ok(Checkpointer { commits })
     }
 
     /// Tells the thread a transaction committed. Never waits: a wake-up
@@ -129,7 +135,7 @@ mod tests {
             .execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, data BLOB)")
             .unwrap();
         let gate = Gate::default();
-        let checkpointer = Checkpointer::start(path.clone(), connect, gate.clone());
+        let checkpointer = Checkpointer::start(path.clone(), connect, gate.clone()).unwrap();
 
         // 64 pages per commit, back to back, 12 × RESTART_FRAMES pages in all,
         // rewriting the same rows so that the database itself stays small.

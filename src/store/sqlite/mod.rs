@@ -134,7 +134,7 @@ impl SqliteStore {
                 path: path.clone(),
                 idle: Mutex::new(Vec::new()),
             }),
-            checkpointer: Checkpointer::start(path, connect, gate.clone()),
+            checkpointer: Checkpointer::start(path, connect, gate.clone())?,
             gate,
         };
         store.run(migrate).await?;
