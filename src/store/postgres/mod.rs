@@ -217,11 +217,8 @@ async fn scan_into(
 /// the write changed are in `source`.
 async fn log_generation(tx: &Transaction<'_>, generation: Generation, changed: i64, source: Changed<'_>) -> Result<()> {
     let logged = changed as u64 <= CHANGE_LOG_MAX_CUSTOMERS;
-    tx.execute(
-        &tx.prepare_cached(
-            "INSERT INTO generations (generation, committed_at, changed, logged) VALUES ($1, $2, $3, $4)",
-        )
-        .await?,
+    tx.execute_cached(
+        "INSERT INTO generations (generation, committed_at, changed, logged) VALUES ($1, $2, $3, $4)",
         &[&generation, &unix_now(), &changed, &logged],
     )
     .await?;
@@ -237,16 +234,44 @@ async fn log_generation(tx: &Transaction<'_>, generation: Generation, changed: i
                 .await?
             }
             Changed::Ids(ids) => {
-                let insert = tx
-                    .prepare_cached(
-                        "INSERT INTO customer_changes (generation, customer_id) SELECT DISTINCT $1::BIGINT, unnest($2::TEXT[])",
-                    )
-                    .await?;
-                tx.execute(&insert, &[&generation, &ids]).await?
+                tx.execute_cached(
+                    "INSERT INTO customer_changes (generation, customer_id) SELECT DISTINCT $1::BIGINT, unnest($2::TEXT[])",
+                    &[&generation, &ids],
+                )
+                .await?
             }
         };
     }
     trim_change_log(tx).await
+}
+
+/// Statements prepared once per pooled connection (deadpool's cache)
+/// rather than parsed and planned on every call: the write path and the
+/// change-log follower run theirs on every write (docs/PERFORMANCE.md,
+/// "Writes through the API").
+trait Cached {
+    async fn execute_cached(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64>;
+    async fn query_cached(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>>;
+    async fn query_one_cached(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row>;
+    async fn query_opt_cached(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>>;
+}
+
+impl Cached for Transaction<'_> {
+    async fn execute_cached(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        Ok(self.execute(&self.prepare_cached(sql).await?, params).await?)
+    }
+
+    async fn query_cached(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        Ok(self.query(&self.prepare_cached(sql).await?, params).await?)
+    }
+
+    async fn query_one_cached(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row> {
+        Ok(self.query_one(&self.prepare_cached(sql).await?, params).await?)
+    }
+
+    async fn query_opt_cached(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
+        Ok(self.query_opt(&self.prepare_cached(sql).await?, params).await?)
+    }
 }
 
 /// Where a generation's changed customer ids are.
@@ -262,9 +287,8 @@ enum Changed<'a> {
 async fn trim_change_log(tx: &Transaction<'_>) -> Result<()> {
     let cutoff = unix_now() - CHANGE_LOG_RETENTION.as_secs() as i64;
     let oldest = tx
-        .query(
-            &tx.prepare_cached("SELECT generation, committed_at FROM generations ORDER BY generation LIMIT 256")
-                .await?,
+        .query_cached(
+            "SELECT generation, committed_at FROM generations ORDER BY generation LIMIT 256",
             &[],
         )
         .await?;
@@ -277,21 +301,12 @@ async fn trim_change_log(tx: &Transaction<'_>) -> Result<()> {
     else {
         return Ok(());
     };
-    tx.execute(
-        &tx.prepare_cached("DELETE FROM customer_changes WHERE generation <= $1")
-            .await?,
-        &[&last],
-    )
-    .await?;
-    tx.execute(
-        &tx.prepare_cached("DELETE FROM generations WHERE generation <= $1")
-            .await?,
-        &[&last],
-    )
-    .await?;
-    tx.execute(
-        &tx.prepare_cached("UPDATE roster_state SET log_start = greatest(log_start, $1) WHERE id = 1")
-            .await?,
+    tx.execute_cached("DELETE FROM customer_changes WHERE generation <= $1", &[&last])
+        .await?;
+    tx.execute_cached("DELETE FROM generations WHERE generation <= $1", &[&last])
+        .await?;
+    tx.execute_cached(
+        "UPDATE roster_state SET log_start = greatest(log_start, $1) WHERE id = 1",
         &[&last],
     )
     .await?;
@@ -384,26 +399,21 @@ async fn write_one(
         // An answer past the window is forgotten, even if not trimmed yet.
         let cutoff = now.saturating_sub(retention.window.as_secs() as i64);
         let expired = tx
-            .execute(
-                &tx.prepare_cached(
-                    "DELETE FROM correlations WHERE client_id = $1 AND correlation_id = $2 AND created_at < $3",
-                )
-                .await?,
+            .execute_cached(
+                "DELETE FROM correlations WHERE client_id = $1 AND correlation_id = $2 AND created_at < $3",
                 &[&correlation.client_id, &correlation.correlation_id, &cutoff],
             )
             .await?;
         if expired > 0 {
-            tx.execute(
-                &tx.prepare_cached("UPDATE roster_state SET correlations = correlations - 1 WHERE id = 1")
-                    .await?,
+            tx.execute_cached(
+                "UPDATE roster_state SET correlations = correlations - 1 WHERE id = 1",
                 &[],
             )
             .await?;
         }
         let known = tx
-            .query_opt(
-                &tx.prepare_cached("SELECT 1 FROM correlations WHERE client_id = $1 AND correlation_id = $2")
-                    .await?,
+            .query_opt_cached(
+                "SELECT 1 FROM correlations WHERE client_id = $1 AND correlation_id = $2",
                 &[&correlation.client_id, &correlation.correlation_id],
             )
             .await?;
@@ -415,26 +425,20 @@ async fn write_one(
     let (current, namesakes, new_id) = match &write.target {
         Target::Existing { customer_id } => {
             let row = tx
-                .query_opt(
-                    &tx.prepare_cached(&format!("{select} WHERE c.customer_id = $1 FOR UPDATE"))
-                        .await?,
-                    &[customer_id],
-                )
+                .query_opt_cached(&format!("{select} WHERE c.customer_id = $1 FOR UPDATE"), &[customer_id])
                 .await?;
             (row.map(|row| customer_row(&row, 0)).transpose()?, Vec::new(), None)
         }
         Target::New { reseller_id, name_key } => {
             // Two instances creating the same name at once: one waits.
-            tx.execute(
-                &tx.prepare_cached("SELECT pg_advisory_xact_lock($1, hashtext($2))")
-                    .await?,
+            tx.execute_cached(
+                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
                 &[&NAME_LOCKS, &format!("{reseller_id}\u{1f}{name_key}")],
             )
             .await?;
             let rows = tx
-                .query(
-                    &tx.prepare_cached(&format!("{select} WHERE c.reseller_id = $1 AND c.name_key = $2"))
-                        .await?,
+                .query_cached(
+                    &format!("{select} WHERE c.reseller_id = $1 AND c.name_key = $2"),
                     &[reseller_id, name_key],
                 )
                 .await?;
@@ -445,11 +449,7 @@ async fn write_one(
             let new_id = loop {
                 let candidate = new_customer_id();
                 let taken = tx
-                    .query_opt(
-                        &tx.prepare_cached("SELECT 1 FROM customers WHERE customer_id = $1")
-                            .await?,
-                        &[&candidate],
-                    )
+                    .query_opt_cached("SELECT 1 FROM customers WHERE customer_id = $1", &[&candidate])
                     .await?;
                 if taken.is_none() {
                     break candidate;
@@ -477,22 +477,16 @@ async fn write_one(
                 &record.doc,
             ];
             if current.is_some() {
-                tx.execute(
-                    &tx.prepare_cached(
-                        "UPDATE customers SET reseller_id = $2, status = $3, created_at = $4, name_key = $5, doc = $6
+                tx.execute_cached(
+                    "UPDATE customers SET reseller_id = $2, status = $3, created_at = $4, name_key = $5, doc = $6
                      WHERE customer_id = $1",
-                    )
-                    .await?,
                     &values,
                 )
                 .await?;
             } else {
-                tx.execute(
-                    &tx.prepare_cached(
-                        "INSERT INTO customers (customer_id, reseller_id, status, created_at, name_key, doc)
+                tx.execute_cached(
+                    "INSERT INTO customers (customer_id, reseller_id, status, created_at, name_key, doc)
                      VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .await?,
                     &values,
                 )
                 .await?;
@@ -503,11 +497,8 @@ async fn write_one(
                 Some(generation) => *generation,
                 None => {
                     let bumped: Generation = tx
-                        .query_one(
-                            &tx.prepare_cached(
-                                "UPDATE roster_state SET generation = generation + 1 WHERE id = 1 RETURNING generation",
-                            )
-                            .await?,
+                        .query_one_cached(
+                            "UPDATE roster_state SET generation = generation + 1 WHERE id = 1 RETURNING generation",
                             &[],
                         )
                         .await?
@@ -531,13 +522,10 @@ async fn write_one(
         let headers = serde_json::to_string(&reply.headers)?;
         let status = i32::from(reply.status);
         let inserted = tx
-            .execute(
-                &tx.prepare_cached(
-                    "INSERT INTO correlations
+            .execute_cached(
+                "INSERT INTO correlations
                      (client_id, correlation_id, fingerprint, status, headers, body, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-                )
-                .await?,
                 &[
                     &correlation.client_id,
                     &correlation.correlation_id,
@@ -553,9 +541,8 @@ async fn write_one(
             // Another instance's write with this id committed first.
             return Ok(WriteOutcome::Duplicate);
         }
-        tx.execute(
-            &tx.prepare_cached("UPDATE roster_state SET correlations = correlations + 1 WHERE id = 1")
-                .await?,
+        tx.execute_cached(
+            "UPDATE roster_state SET correlations = correlations + 1 WHERE id = 1",
             &[],
         )
         .await?;
@@ -567,36 +554,25 @@ async fn write_one(
 /// capacity: a bounded number per batch.
 async fn trim_remembered(tx: &Transaction<'_>, retention: Retention, now: i64) -> Result<()> {
     let cutoff = now.saturating_sub(retention.window.as_secs() as i64);
-    let mut forgotten = tx.execute(&tx.prepare_cached("DELETE FROM correlations WHERE (client_id, correlation_id) IN
-                 (SELECT client_id, correlation_id FROM correlations WHERE created_at < $1 ORDER BY created_at LIMIT 256)").await?,
-            &[&cutoff],
-        )
-        .await?;
+    let mut forgotten = tx.execute_cached("DELETE FROM correlations WHERE (client_id, correlation_id) IN
+                 (SELECT client_id, correlation_id FROM correlations WHERE created_at < $1 ORDER BY created_at LIMIT 256)", &[&cutoff]).await?;
     let kept: i64 = tx
-        .query_one(
-            &tx.prepare_cached("SELECT correlations FROM roster_state WHERE id = 1")
-                .await?,
-            &[],
-        )
+        .query_one_cached("SELECT correlations FROM roster_state WHERE id = 1", &[])
         .await?
         .get(0);
     let over = (kept - forgotten as i64 - retention.capacity as i64).clamp(0, 256);
     if over > 0 {
         forgotten += tx
-            .execute(
-                &tx.prepare_cached(
-                    "DELETE FROM correlations WHERE (client_id, correlation_id) IN
+            .execute_cached(
+                "DELETE FROM correlations WHERE (client_id, correlation_id) IN
                      (SELECT client_id, correlation_id FROM correlations ORDER BY created_at LIMIT $1)",
-                )
-                .await?,
                 &[&over],
             )
             .await?;
     }
     if forgotten > 0 {
-        tx.execute(
-            &tx.prepare_cached("UPDATE roster_state SET correlations = correlations - $1 WHERE id = 1")
-                .await?,
+        tx.execute_cached(
+            "UPDATE roster_state SET correlations = correlations - $1 WHERE id = 1",
             &[&(forgotten as i64)],
         )
         .await?;
@@ -644,11 +620,7 @@ impl Store for PostgresStore {
         let mut client = self.client().await?;
         let tx = snapshot(&mut client).await?;
         let state = tx
-            .query_one(
-                &tx.prepare_cached("SELECT generation, log_start FROM roster_state WHERE id = 1")
-                    .await?,
-                &[],
-            )
+            .query_one_cached("SELECT generation, log_start FROM roster_state WHERE id = 1", &[])
             .await?;
         let (current, log_start): (Generation, Generation) = (state.get(0), state.get(1));
         if current == after {
@@ -663,12 +635,9 @@ impl Store for PostgresStore {
             return Ok(Changes::Rebuild);
         }
         let totals = tx
-            .query_one(
-                &tx.prepare_cached(
-                    "SELECT coalesce(sum(changed), 0)::BIGINT, coalesce(bool_and(logged), true) FROM generations
+            .query_one_cached(
+                "SELECT coalesce(sum(changed), 0)::BIGINT, coalesce(bool_and(logged), true) FROM generations
                  WHERE generation > $1",
-                )
-                .await?,
                 &[&after],
             )
             .await?;
@@ -677,13 +646,12 @@ impl Store for PostgresStore {
             return Ok(Changes::Rebuild);
         }
         let rows = tx
-            .query(
-                &tx.prepare_cached(&format!(
+            .query_cached(
+                &format!(
                     "SELECT ch.customer_id, c.id IS NOT NULL, {CUSTOMER_COLUMNS}
                      FROM (SELECT DISTINCT customer_id FROM customer_changes WHERE generation > $1) ch
                      LEFT JOIN customers c ON c.customer_id = ch.customer_id"
-                ))
-                .await?,
+                ),
                 &[&after],
             )
             .await?;
