@@ -50,21 +50,25 @@ impl Gate {
 /// Wakes the checkpointing thread; the thread ends when this drops.
 pub(super) struct Checkpointer {
     commits: SyncSender<()>,
+    gate: Gate,
 }
 
 impl Checkpointer {
     /// Starts the thread on the database at `path`.
-    pub(super) fn start(
-        path: PathBuf,
-        connect: fn(&std::path::Path) -> Result<Connection>,
-        gate: Gate,
-    ) -> Result<Self> {
+    pub(super) fn start(path: PathBuf, connect: fn(&std::path::Path) -> Result<Connection>) -> Result<Self> {
         let (commits, told) = sync_channel(1);
+        let gate = Gate::default();
+        let held = gate.clone();
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
-            .spawn(move || run(|| connect(&path), &told, &gate))
+            .spawn(move || run(|| connect(&path), &told, &held))
             .context("starting the checkpoint thread")?;
-        Ok(Checkpointer { commits })
+        Ok(Checkpointer { commits, gate })
+    }
+
+    /// The gate every write transaction of this process enters.
+    pub(super) fn gate(&self) -> Gate {
+        self.gate.clone()
     }
 
     /// Tells the thread a transaction committed. Never waits: a wake-up
@@ -134,8 +138,8 @@ mod tests {
         writer
             .execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, data BLOB)")
             .unwrap();
-        let gate = Gate::default();
-        let checkpointer = Checkpointer::start(path.clone(), connect, gate.clone()).unwrap();
+        let checkpointer = Checkpointer::start(path.clone(), connect).unwrap();
+        let gate = checkpointer.gate();
 
         // 64 pages per commit, back to back, 12 × RESTART_FRAMES pages in all,
         // rewriting the same rows so that the database itself stays small.

@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 
 mod checkpoint;
 
-use self::checkpoint::{Checkpointer, Gate};
+use self::checkpoint::Checkpointer;
 use super::migrations::{Migration, pending};
 use super::{
     CHANGE_LOG_MAX_CUSTOMERS, CHANGE_LOG_RETENTION, Changes, ClientChange, CustomerScan, CustomerWrite, Decision,
@@ -67,8 +67,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct SqliteStore {
     pool: Arc<Pool>,
-    /// Entered by every write transaction (see `checkpoint`).
-    gate: Gate,
+    /// Copies the log into the database; every write transaction enters
+    /// its gate.
     checkpointer: Checkpointer,
 }
 
@@ -128,14 +128,12 @@ fn connect(path: &Path) -> Result<Connection> {
 impl SqliteStore {
     /// Opens (creating if needed) the database file and migrates it.
     pub async fn open(path: PathBuf) -> Result<Self> {
-        let gate = Gate::default();
         let store = SqliteStore {
             pool: Arc::new(Pool {
                 path: path.clone(),
                 idle: Mutex::new(Vec::new()),
             }),
-            checkpointer: Checkpointer::start(path, connect, gate.clone())?,
-            gate,
+            checkpointer: Checkpointer::start(path, connect)?,
         };
         store.run(migrate).await?;
         Ok(store)
@@ -837,7 +835,7 @@ impl Store for SqliteStore {
     }
 
     async fn write(&self, writes: Vec<CustomerWrite>, retention: Retention) -> Result<Vec<Result<WriteOutcome>>> {
-        let gate = self.gate.clone();
+        let gate = self.checkpointer.gate();
         let outcomes = self
             .run(move |conn| {
                 let _open = gate.enter();
