@@ -1,19 +1,48 @@
-//! How Roster asks the allocator (glibc's malloc) to keep its footprint
-//! small: few arenas, and freed memory handed back after large frees.
+//! How Roster allocates: jemalloc for Rust's own allocations, with freed
+//! memory handed back within about a second; glibc's malloc, still used by
+//! SQLite's C code, kept to few arenas and trimmed after large frees.
 //! Measured at 1M customers, SQLite (docs/PERFORMANCE.md, "Memory").
 //!
 //! Depends on nothing else in Roster.
 
-/// Caps malloc's arenas at two, once, before any thread starts.
+/// jemalloc rather than glibc's malloc, for every Rust allocation.
 ///
-/// glibc gives threads arenas of their own, up to eight per core; the
-/// blocking threads that apply changes and run writes each fill one and
-/// keep its free memory. With two arenas the server's own memory after a
-/// 10,000-record import and 60 one-record imports was 233 MiB instead of
-/// 256 MiB, at the same CPU per request within noise (S1: 19.5 µs with
-/// two arenas, 19.3 µs without). The price is in writes: 64 concurrent
-/// PATCH writers ran at 6,660 writes/s against 7,170 (-7 %, four runs
-/// each, same p99), which is far above what the writer needs to keep up.
+/// A request allocates on one worker thread and often frees on the other
+/// (hyper's buffers, the task itself, after work stealing). glibc then
+/// takes the other arena's lock, and under load the two workers waited
+/// on each other: about 0.2 futex calls per request, most of them from
+/// `malloc`/`free`, and CPU per request that varied by 30 % between two
+/// starts of the same binary, by which arenas the workers happened to
+/// share. With jemalloc (servers side by side on one 1M-customer
+/// database, docs/PERFORMANCE.md, "Memory"): GET one customer took a
+/// median 16.9 µs of CPU against 20.3, `*cons*` 118 µs against 137, and
+/// 64 PATCH writers ran 7.4–8.0k writes/s against 5.5–6.2k.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's options, read once at its start: one background thread
+/// returns freed pages after a second (`dirty_decay_ms`) instead of ten,
+/// and at once rather than through a second, "muzzy" stage. Without it
+/// the server held 223 MiB of its own after loading 1M customers against
+/// 201 MiB with glibc; with it, 210 MiB, at the same CPU per request.
+#[cfg(not(target_env = "msvc"))]
+#[expect(
+    unsafe_code,
+    reason = "jemalloc reads its options from this exported C string (the documented way to set them)"
+)]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+pub static JEMALLOC_OPTIONS: &[u8; 85] =
+    b"background_thread:true,max_background_threads:1,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+
+/// Caps glibc malloc's arenas at two, once, before any thread starts.
+///
+/// glibc gives threads arenas of their own, up to eight per core, and
+/// each keeps its free memory. Measured when every allocation went
+/// through glibc: the server's own memory after a 10,000-record import
+/// and 60 one-record imports was 233 MiB instead of 256 MiB. Only
+/// SQLite's C code allocates there now (its page caches and statements,
+/// on the threads that run queries), for which the cap still holds.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[expect(unsafe_code, reason = "glibc's mallopt takes two integers and only sets a limit")]
 pub fn limit_arenas() {
@@ -36,11 +65,12 @@ pub fn limit_arenas() {}
 ///
 /// Building the catalog and applying a large batch allocate records, their
 /// encodings and the store's answer (a few KB per customer) and free them
-/// at the end. glibc keeps freed memory in its arenas; `malloc_trim`
-/// returns their free pages. Measured with bench/run.py's freshness
-/// benchmark at 1M customers (SQLite): the server's own memory after its
-/// writes was 270 MiB without this and 248 MiB with it; right after a
-/// build, 228 MiB without and 220 MiB with.
+/// at the end. jemalloc returns what Rust freed by itself within a second
+/// ([`JEMALLOC_OPTIONS`]); glibc keeps what SQLite freed in its arenas, and
+/// `malloc_trim` returns their free pages. Measured when every allocation
+/// went through glibc, with bench/run.py's freshness benchmark at 1M
+/// customers (SQLite): the server's own memory after its writes was 270
+/// MiB without this and 248 MiB with it.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[expect(
     unsafe_code,
