@@ -239,10 +239,16 @@ impl Write for LogLine<'_> {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         buffer.extend_from_slice(bytes);
-        if buffer.len() >= FLUSH_AT_BYTES {
-            io::stderr().lock().write_all(&buffer)?;
-            buffer.clear();
+        if buffer.len() < FLUSH_AT_BYTES {
+            return Ok(bytes.len());
         }
+        // Written outside the buffer's lock, so that other requests keep
+        // logging meanwhile rather than sleeping on it; stderr is taken
+        // first, so batches still reach it in order.
+        let full = std::mem::replace(&mut *buffer, Vec::with_capacity(FLUSH_AT_BYTES * 2));
+        let mut stderr = io::stderr().lock();
+        drop(buffer);
+        stderr.write_all(&full)?;
         Ok(bytes.len())
     }
 

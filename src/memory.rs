@@ -87,3 +87,22 @@ pub fn give_back() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub fn give_back() {}
+
+#[cfg(all(test, target_os = "linux", not(target_env = "msvc")))]
+mod tests {
+    /// The options reach jemalloc: only they start its background thread.
+    #[test]
+    fn jemalloc_reads_roster_s_options() {
+        drop(std::hint::black_box(vec![0u8; 1 << 20]));
+        let names: Vec<String> = std::fs::read_dir("/proc/self/task")
+            .expect("a Linux /proc")
+            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+            .map(|name| name.trim().to_owned())
+            .collect();
+        assert_eq!(
+            names.iter().filter(|name| *name == "jemalloc_bg_thd").count(),
+            1,
+            "threads: {names:?}"
+        );
+    }
+}
