@@ -22,7 +22,7 @@ mod locator;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -33,7 +33,7 @@ use self::documents::{DocRef, DocumentCopy, Record};
 use self::index::{Entry, ResellerIndex, Selection, TRIGRAM_MIN_CUSTOMERS};
 pub use self::index::{Order, Plan};
 use self::locator::{Location, Locator};
-use crate::domain::{CustomerRecord, ListQuery, customer};
+use crate::domain::{CustomerRecord, ListQuery, ResellerScope, customer};
 use crate::store::{Changes, Generation, Store};
 use crate::{memory, telemetry};
 
@@ -54,6 +54,13 @@ const TRIM_AFTER_CUSTOMERS: usize = 1_000;
 /// A reseller with at least this many changes in one catch-up is changed on
 /// a copy and swapped in, so its readers never wait for the whole batch.
 const CHANGE_ON_COPY: usize = 64;
+
+/// How long the store's "some scope names this reseller" is trusted. A
+/// client changed to stop naming it reaches every instance within this
+/// time, as client changes do (SPEC §5 allows 5 s).
+const NAMED_TTL: Duration = Duration::from_secs(2);
+/// Bound on those remembered resellers.
+const NAMED_MAX: usize = 65_536;
 
 /// How a catalog keeps its documents and indexes names.
 #[derive(Debug, Clone)]
@@ -93,6 +100,9 @@ struct Inner {
     /// Held while changes are applied or the catalog rebuilt: one at a
     /// time, in generation order.
     applying: tokio::sync::Mutex<()>,
+    /// Resellers without customers that the store last said some scope
+    /// names, and when it said so (see [`Catalog::reseller_known`]).
+    named: Mutex<HashMap<Box<str>, Instant>>,
 }
 
 /// The catalog at one moment: its resellers (a new reseller makes a new
@@ -134,6 +144,7 @@ impl Catalog {
                 options,
                 current: RwLock::new(Arc::new(state)),
                 applying: tokio::sync::Mutex::new(()),
+                named: Mutex::default(),
             }),
         })
     }
@@ -257,12 +268,41 @@ impl Catalog {
     }
 
     /// Whether the reseller has customers or some client's scope names it
-    /// (SPEC §3, 1115).
-    pub async fn reseller_known(&self, reseller_id: &str) -> Result<bool> {
-        if self.reseller_size(reseller_id) > 0 {
+    /// (SPEC §3, 1115), asked by a caller whose scope is `scope`.
+    ///
+    /// Only a caller whose scope is `*` needs the store for a reseller
+    /// without customers (a scoped caller got here because its own scope
+    /// names it). A new reseller, named before its first customer arrives,
+    /// is then polled by such callers on every request, so the store's
+    /// "named" is kept for [`NAMED_TTL`]. "Not named" is asked again each
+    /// time: a client created for a new reseller makes it known at once.
+    pub async fn reseller_known(&self, reseller_id: &str, scope: &ResellerScope) -> Result<bool> {
+        if self.reseller_size(reseller_id) > 0 || scope.names(reseller_id) {
             return Ok(true);
         }
-        self.inner.store.reseller_in_any_scope(reseller_id).await
+        let fresh = |read_at: &Instant| read_at.elapsed() < NAMED_TTL;
+        if self
+            .inner
+            .named
+            .lock()
+            .expect("named lock")
+            .get(reseller_id)
+            .is_some_and(fresh)
+        {
+            return Ok(true);
+        }
+        let named = self.inner.store.reseller_in_any_scope(reseller_id).await?;
+        if named {
+            let mut remembered = self.inner.named.lock().expect("named lock");
+            if remembered.len() >= NAMED_MAX {
+                remembered.retain(|_, read_at| fresh(read_at));
+                if remembered.len() >= NAMED_MAX {
+                    remembered.clear();
+                }
+            }
+            remembered.insert(reseller_id.into(), Instant::now());
+        }
+        Ok(named)
     }
 
     /// The whole 200 body of SPEC §2 for `query` on `reseller_id`, with

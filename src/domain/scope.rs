@@ -37,6 +37,11 @@ impl ResellerScope {
         }
     }
 
+    /// Whether the scope names `reseller_id` itself (`*` names none).
+    pub fn names(&self, reseller_id: &str) -> bool {
+        matches!(self, ResellerScope::Only(ids) if ids.contains(reseller_id))
+    }
+
     /// The scope as the CLI prints it: `["*"]` or the ids.
     pub fn to_list(&self) -> Vec<String> {
         match self {
@@ -57,6 +62,7 @@ mod tests {
         assert_eq!(scope.to_list(), ["R1", "R2"]);
         assert!(scope.contains("R1") && !scope.contains("R3"));
         assert!(ResellerScope::All.contains("anything"));
+        assert!(scope.names("R1") && !scope.names("R3") && !ResellerScope::All.names("R1"));
         assert!(ResellerScope::parse("R1,*").is_err());
         assert!(ResellerScope::parse("R1,,R2").is_err());
         assert!(ResellerScope::parse("").is_err());

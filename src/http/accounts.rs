@@ -262,7 +262,11 @@ async fn prepare_create(app: &App, caller: &Caller, body: &[u8]) -> Result<Prepa
     if !caller.client.scope.contains(new.reseller_id()) {
         return Err(ApiError::ResellerForbidden);
     }
-    if !app.catalog.reseller_known(new.reseller_id()).await? {
+    if !app
+        .catalog
+        .reseller_known(new.reseller_id(), &caller.client.scope)
+        .await?
+    {
         return Err(ApiError::UnknownReseller);
     }
     let namesakes: Vec<CustomerRecord> = app

@@ -68,7 +68,7 @@ async fn list_page(
         let query = ListQuery::parse(uri.query().unwrap_or_default()).map_err(ApiError::InvalidParameters)?;
 
         // 7: the reseller exists.
-        if !app.catalog.reseller_known(reseller_id).await? {
+        if !app.catalog.reseller_known(reseller_id, &caller.client.scope).await? {
             return Err(ApiError::UnknownReseller);
         }
 

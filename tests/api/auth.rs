@@ -171,6 +171,22 @@ async fn a_reseller_outside_the_scope_is_4121_and_an_unknown_one_1115() {
 }
 
 #[tokio::test]
+async fn a_reseller_named_by_a_new_client_is_known_at_once() {
+    let server = server().await;
+    let everything = server.client("*").await;
+    let path = "/v3/resellers/R7/customers";
+    let response = server.get_as(&everything, path).await;
+    assert_eq!(response.error(), (404, error_body("1115", "Invalid Reseller", &[])));
+    // "Not named" is never remembered: the next request sees the new scope.
+    let scoped = server.client("R7").await;
+    let empty = json!({"totalCount": 0, "count": 0, "offset": 0, "limit": 20, "customers": []});
+    for partner in [&everything, &scoped, &everything] {
+        let response = server.get_as(partner, path).await;
+        assert_eq!((response.status, response.json()), (200, empty.clone()));
+    }
+}
+
+#[tokio::test]
 async fn the_token_endpoint_issues_tokens_for_a_client_secret() {
     let server = server().await;
     let partner = server.client("*").await;
