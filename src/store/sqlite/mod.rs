@@ -59,10 +59,10 @@ const MIGRATIONS: &[Migration] = &[
 
 /// Connections in use at once; more callers wait their turn. Each keeps
 /// its own page cache (`connect`), so this bounds the server's SQLite
-/// cache at 16 MiB. Opened as needed and then kept: when more callers
-/// than this opened and closed a connection each, an empty reseller
-/// polled by 64 clients cost a connection's opening (its schema parsed,
-/// its pragmas run) per request, about 65 µs of CPU each.
+/// cache at 16 MiB. Opened as needed and then kept. When callers beyond
+/// four opened and closed a connection each (its schema parsed, its
+/// pragmas run), an unknown reseller asked by 64 clients at once cost
+/// 63–78 µs of CPU per request; now 56–57 (docs/PERFORMANCE.md).
 const CONNECTIONS: usize = 4;
 
 /// How long a statement waits for another process's lock before failing.
