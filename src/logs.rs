@@ -15,7 +15,7 @@
 //! Depends on nothing else in Roster.
 
 use std::io::{self, Write};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use time::OffsetDateTime;
@@ -216,13 +216,27 @@ impl BufferedStderr {
 
     /// Writes out whatever is buffered.
     pub fn flush_now(&self) {
-        let mut buffer = self.buffer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if !buffer.is_empty() {
-            // Nothing sensible to do if stderr is gone: drop the lines.
-            let _ = io::stderr().lock().write_all(&buffer);
-            buffer.clear();
-        }
+        // Nothing sensible to do if stderr is gone: drop the lines.
+        let _ = write_out(self.lock());
     }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<u8>> {
+        self.buffer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Writes the buffer's lines to stderr, outside the buffer's lock: other
+/// threads keep logging meanwhile rather than sleeping on it (under load
+/// the lock was held for each 32 KiB write). stderr is taken before the
+/// buffer is let go, so batches still reach it in order.
+fn write_out(mut buffer: MutexGuard<'_, Vec<u8>>) -> io::Result<()> {
+    if buffer.is_empty() {
+        return Ok(());
+    }
+    let full = std::mem::replace(&mut *buffer, Vec::with_capacity(FLUSH_AT_BYTES * 2));
+    let mut stderr = io::stderr().lock();
+    drop(buffer);
+    stderr.write_all(&full)
 }
 
 /// One event's writer: appends to the buffer; an urgent event flushes it.
@@ -233,22 +247,11 @@ pub struct LogLine<'a> {
 
 impl Write for LogLine<'_> {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        let mut buffer = self
-            .buffered
-            .buffer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut buffer = self.buffered.lock();
         buffer.extend_from_slice(bytes);
-        if buffer.len() < FLUSH_AT_BYTES {
-            return Ok(bytes.len());
+        if buffer.len() >= FLUSH_AT_BYTES {
+            write_out(buffer)?;
         }
-        // Written outside the buffer's lock, so that other requests keep
-        // logging meanwhile rather than sleeping on it; stderr is taken
-        // first, so batches still reach it in order.
-        let full = std::mem::replace(&mut *buffer, Vec::with_capacity(FLUSH_AT_BYTES * 2));
-        let mut stderr = io::stderr().lock();
-        drop(buffer);
-        stderr.write_all(&full)?;
         Ok(bytes.len())
     }
 
