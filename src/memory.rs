@@ -11,9 +11,8 @@
 /// (hyper's buffers, the task itself, after work stealing). glibc then
 /// takes the other arena's lock, and under load the two workers waited
 /// on each other: about 0.2 futex calls per request, most of them from
-/// `malloc`/`free`, and CPU per request that varied by 30 % between two
-/// starts of the same binary, by which arenas the workers happened to
-/// share. With jemalloc (servers side by side on one 1M-customer
+/// `malloc`/`free` (and, likely, part of why two starts of the same binary
+/// measured up to 30 % apart). With jemalloc (servers side by side on one 1M-customer
 /// database, docs/PERFORMANCE.md, "Memory"): GET one customer took a
 /// median 16.9 µs of CPU against 20.3, `*cons*` 118 µs against 137, and
 /// 64 PATCH writers ran 7.4–8.0k writes/s against 5.5–6.2k.
