@@ -881,3 +881,41 @@ impl Store for SqliteStore {
         Ok(outcomes)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// However many callers arrive at once, at most [`CONNECTIONS`] work
+    /// at a time, on connections opened once and then kept.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn callers_beyond_the_pool_wait_their_turn_on_kept_connections() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(dir.path().join("roster.db")).await.unwrap());
+        let (working, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let callers: Vec<_> = (0..32)
+            .map(|_| {
+                let (store, working, most) = (store.clone(), working.clone(), most.clone());
+                tokio::spawn(async move {
+                    store
+                        .run(move |conn| {
+                            let now = working.fetch_add(1, Ordering::SeqCst) + 1;
+                            most.fetch_max(now, Ordering::SeqCst);
+                            std::thread::sleep(Duration::from_millis(20));
+                            let one: i64 = conn.query_row("SELECT 1", [], |row| row.get(0))?;
+                            working.fetch_sub(1, Ordering::SeqCst);
+                            Ok(one)
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for caller in callers {
+            assert_eq!(caller.await.unwrap().unwrap(), 1);
+        }
+        assert_eq!(most.load(Ordering::SeqCst), CONNECTIONS);
+        assert_eq!(store.pool.idle.lock().unwrap().len(), CONNECTIONS);
+    }
+}
