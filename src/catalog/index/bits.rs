@@ -61,13 +61,42 @@ impl Bits {
 
     /// Keeps only the slots in `sorted`, a sorted list.
     pub fn intersect_list(&mut self, sorted: &[u32]) {
-        let mut kept = Bits::with_room(self.words.len() * 64);
+        let mut kept = vec![0; self.words.len()];
         for &slot in sorted {
-            if self.contains(slot) {
-                kept.insert(slot);
+            // Sorted: once past the end, every slot after is too.
+            let Some(&word) = self.words.get(slot as usize / 64) else {
+                break;
+            };
+            // No branch on membership: a list's slots are in the set about
+            // as often as not.
+            kept[slot as usize / 64] |= word & (1 << (slot % 64));
+        }
+        self.words = kept;
+    }
+
+    /// Keeps only the slots in `sorted` (a sorted list) for which `keep`
+    /// holds: [`Bits::intersect_list`] and [`Bits::retain`] in one pass
+    /// over the list, so the survivors of the list are not walked again
+    /// bit by bit (`*cons*`: 3,487 candidates of 100,000 slots). With
+    /// `BRANCHLESS`, as [`Bits::retain_unpredictable`].
+    pub fn intersect_list_where<const BRANCHLESS: bool>(&mut self, sorted: &[u32], mut keep: impl FnMut(u32) -> bool) {
+        let mut kept = vec![0; self.words.len()];
+        for &slot in sorted {
+            let at = slot as usize / 64;
+            let Some(&word) = self.words.get(at) else {
+                break;
+            };
+            let bit = 1 << (slot % 64);
+            if word & bit == 0 {
+                continue;
+            }
+            if BRANCHLESS {
+                kept[at] |= u64::from(keep(slot)) << (slot % 64);
+            } else if keep(slot) {
+                kept[at] |= bit;
             }
         }
-        *self = kept;
+        self.words = kept;
     }
 
     /// Keeps only the slots for which `keep` holds.
@@ -143,6 +172,11 @@ mod tests {
         a.intersect_list(&[1, 2, 64, 499, 500, 501]);
         assert_eq!(a.slots().collect::<Vec<_>>(), [1, 64, 500]);
         let mut b = a.clone();
+        let (mut c, mut d) = (a.clone(), a.clone());
+        c.intersect_list_where::<false>(&[0, 1, 64, 499, 500], |slot| slot != 500);
+        assert_eq!(c.slots().collect::<Vec<_>>(), [1, 64]);
+        d.intersect_list_where::<true>(&[1, 64, 500, 10_000], |slot| slot != 1);
+        assert_eq!(d.slots().collect::<Vec<_>>(), [64, 500]);
         a.retain(|slot| slot != 64);
         assert_eq!(a.slots().collect::<Vec<_>>(), [1, 500]);
         b.retain_unpredictable(|slot| slot != 500);

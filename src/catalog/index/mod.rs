@@ -31,7 +31,7 @@ use self::grams::Grams;
 use self::lists::StatusLists;
 use self::paging::Window;
 use self::slots::Slots;
-use self::trigrams::Trigrams;
+use self::trigrams::{Candidates, Trigrams};
 use super::documents::DocRef;
 use crate::domain::{CreatedRange, ListQuery, NamePattern, PatternShape, Status};
 
@@ -386,25 +386,44 @@ impl ResellerIndex {
         // matches exactly when its framed form contains it.
         let single = parts.len() == 1;
         let (mut matches, mut exact) = grams.candidates(query.statuses, &parts, single);
+        // Each literal of 3+ bytes narrows the candidates to its trigram
+        // postings; the shortest list is left for last, to be checked in
+        // the same pass that intersects it.
+        let mut shortest: Option<Candidates> = None;
         if let Some(trigrams) = &self.trigrams {
             for part in parts.iter().filter(|part| part.len() >= 3) {
-                matches.intersect_list(&trigrams.candidates(part));
+                let mut list = trigrams.candidates(part);
+                if let Some(kept) = &mut shortest
+                    && list.len() < kept.len()
+                {
+                    std::mem::swap(kept, &mut list);
+                }
+                match shortest {
+                    Some(_) => matches.intersect_list(&list),
+                    None => shortest = Some(list),
+                }
             }
             // A single literal of three bytes (or a suffix of three) is
             // exactly its posting list, while the postings are exact.
             exact |= matches!(parts.as_slice(), [one] if Trigrams::exactly(one)) && trigrams.exact();
         }
-        if !exact || !query.created.is_unbounded() {
+        let dated = !query.created.is_unbounded();
+        if !exact || dated {
             // The date first, and the name only within the range: slots
             // are numbered in creation order, so the date's branch is
             // well predicted, and a name check skipped is the dear part.
-            let keep =
-                |slot| query.created.contains(self.slots.created(slot)) && (exact || self.name_matches(pattern, slot));
-            if !exact && pattern.has_several_middle_runs() {
-                matches.retain_unpredictable(keep);
-            } else {
-                matches.retain(keep);
+            let keep = |slot| {
+                (!dated || query.created.contains(self.slots.created(slot)))
+                    && (exact || self.name_matches(pattern, slot))
+            };
+            match (shortest, !exact && pattern.has_several_middle_runs()) {
+                (Some(last), false) => matches.intersect_list_where::<false>(&last, keep),
+                (Some(last), true) => matches.intersect_list_where::<true>(&last, keep),
+                (None, false) => matches.retain(keep),
+                (None, true) => matches.retain_unpredictable(keep),
             }
+        } else if let Some(last) = shortest {
+            matches.intersect_list(&last);
         }
         let total = matches.count();
         self.walk_or_heap(
