@@ -472,7 +472,16 @@ fn fingerprint(method: &str, path: &str, body: &[u8]) -> Vec<u8> {
 
 /// A strong ETag for a document's tag.
 fn etag(tag: u64) -> String {
-    format!("\"{tag:016x}\"")
+    // By hand rather than `format!("\"{tag:016x}\"")`, which GET of one
+    // customer paid on every request (about 1 % of its CPU).
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(18);
+    text.push('"');
+    for nibble in (0..16).rev() {
+        text.push(char::from(HEX[(tag >> (nibble * 4)) as usize & 15]));
+    }
+    text.push('"');
+    text
 }
 
 /// Whether an `If-Match` (strong comparison) or `If-None-Match` (weak)
@@ -519,6 +528,8 @@ mod tests {
 
     #[test]
     fn entity_tags_compare_as_rfc_9110_says() {
+        assert_eq!(etag(u64::MAX - 0x0f), "\"fffffffffffffff0\"");
+        assert_eq!(etag(0x0123_4567_89ab_cdef), "\"0123456789abcdef\"");
         let etag = etag(0xabc);
         assert_eq!(etag, "\"0000000000000abc\"");
         let header = |v: &'static str| HeaderValue::from_static(v);
