@@ -171,8 +171,10 @@ impl Catalog {
             .map_or(0, |cell| cell.index.read().expect("reseller lock").len())
     }
 
-    /// Follows the change log until the task is dropped: every `every`, the
-    /// writes committed since are applied. A failure is logged and retried.
+    /// Follows the change log until the task is dropped: every `every`,
+    /// and at once when the store announces a write this catalog has not
+    /// applied (another instance's, on PostgreSQL), the writes committed
+    /// since are applied. A failure is logged and retried.
     ///
     /// While the database cannot be read the catalog keeps serving what it
     /// has; the failure is logged when it starts and every 10 seconds while
@@ -180,8 +182,28 @@ impl Catalog {
     pub async fn follow(&self, every: Duration) {
         let mut failing_since: Option<Instant> = None;
         let mut logged = Instant::now();
+        let mut announced = self.inner.store.announced_writes();
+        let mut poll_at = tokio::time::Instant::now() + every;
         loop {
-            tokio::time::sleep(every).await;
+            // The poll keeps its own pace, so announcements (this server's
+            // own writes among them) never put it off.
+            let heard = match announced.as_mut() {
+                Some(announced) => tokio::select! {
+                    () = tokio::time::sleep_until(poll_at) => None,
+                    changed = announced.changed() => Some(changed.map(|()| *announced.borrow_and_update())),
+                },
+                None => {
+                    tokio::time::sleep_until(poll_at).await;
+                    None
+                }
+            };
+            match heard {
+                None => poll_at = tokio::time::Instant::now() + every,
+                Some(Ok(generation)) if generation <= self.generation() => continue,
+                Some(Ok(_)) => {}
+                // The listener is gone: polling alone from now on.
+                Some(Err(_)) => announced = None,
+            }
             match self.refresh().await {
                 Ok(generation) => {
                     if let Some(since) = failing_since.take() {

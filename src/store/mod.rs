@@ -59,6 +59,17 @@ pub trait Store: Send + Sync + 'static {
     /// with that snapshot's generation.
     async fn scan(&self) -> Result<CustomerScan>;
 
+    /// The newest generation that writes announce as committed, as it
+    /// changes, for a follower to apply a write at once rather than at its
+    /// next poll: PostgreSQL's writes `NOTIFY` on commit, heard on a
+    /// connection of the listener's own (started by the first call).
+    /// `None` where writes are not announced (SQLite: another process's
+    /// import is found by the poll; this server's own writes are applied
+    /// as they commit).
+    fn announced_writes(&self) -> Option<tokio::sync::watch::Receiver<Generation>> {
+        None
+    }
+
     /// What changed after `generation`, read from one consistent snapshot:
     /// the current record of every customer a later write changed. When the
     /// log no longer reaches back that far, or holds more than

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::Method;
 use roster::app::AppConfig;
 use roster::catalog::Catalog;
 use roster::domain::{CustomerRecord, ListQuery};
@@ -82,6 +83,42 @@ async fn the_rate_limit_holds_across_instances() {
         }
     }
     assert_eq!(allowed, 4, "one bucket for both instances");
+}
+
+/// SPEC §8 on several instances: a write through one instance reaches
+/// the others when it commits, as PostgreSQL announces it, not at their
+/// next poll. The poll is an hour here, so only the announcement can
+/// bring it within `wait_for`'s second.
+#[tokio::test]
+async fn a_write_through_one_instance_is_announced_to_the_other() {
+    let Some(database) = TestDatabase::postgres().map(Arc::new) else {
+        return;
+    };
+    let config = AppConfig {
+        follow_every: Duration::from_secs(3600),
+        ..test_config()
+    };
+    let (a, b) = tokio::join!(
+        TestServer::start_on(database.clone(), config.clone()),
+        TestServer::start_on(database, config),
+    );
+    let partner = a.client("*").await;
+    let imported = a
+        .import(&[customer("C1", "R1", "1000", "Acme", "2025-01-01T00:00:00Z")])
+        .await;
+    b.wait_for(imported.generation).await;
+    assert_eq!(ids(&b.get_as(&partner, PATH).await.json()), ["C1"]);
+
+    let patched = b
+        .request(Method::PATCH, "/v3/customers/C1")
+        .partner(&partner)
+        .json(&serde_json::json!({"tags": ["gold"]}))
+        .send()
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.text());
+    a.wait_for(b.app.catalog.generation()).await;
+    let read = a.get_as(&partner, "/v3/customers/C1").await;
+    assert_eq!(read.json()["tags"], serde_json::json!(["gold"]));
 }
 
 #[tokio::test]

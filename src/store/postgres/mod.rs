@@ -9,6 +9,11 @@
 //! generation order, so a snapshot that sees generation `g` sees every
 //! write up to `g` and none after.
 //!
+//! Each write also announces its generation with `NOTIFY` as it commits; a
+//! serving instance listens on one connection of its own and applies the
+//! write at once, instead of at its next poll of the change log (which
+//! stays, for whatever a lost connection misses).
+//!
 //! Depends on `domain`, `telemetry` and the store contract (`super`).
 
 use std::collections::BTreeMap;
@@ -21,10 +26,10 @@ use async_trait::async_trait;
 use deadpool_postgres::Transaction;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures_util::TryStreamExt;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{GenericClient, IsolationLevel, NoTls, Row};
+use tokio_postgres::{AsyncMessage, GenericClient, IsolationLevel, NoTls, Row};
 
 use super::migrations::{Migration, pending};
 use super::{
@@ -64,8 +69,19 @@ const POOL_SIZE: usize = 16;
 /// Longest wait for a pooled connection, a new one, or a health check.
 const POOL_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// The channel a write announces its generation on: `pg_notify` in the
+/// write's transaction, which PostgreSQL delivers when it commits.
+const WRITES_CHANNEL: &str = "roster_writes";
+
+/// After the listening connection is lost, how long until it is tried
+/// again (the follower's poll covers the gap).
+const LISTEN_RETRY: Duration = Duration::from_secs(1);
+
 pub struct PostgresStore {
     pool: Pool,
+    config: tokio_postgres::Config,
+    /// Started by the first [`Store::announced_writes`].
+    announced: std::sync::OnceLock<watch::Receiver<Generation>>,
 }
 
 impl PostgresStore {
@@ -77,7 +93,7 @@ impl PostgresStore {
             config.connect_timeout(POOL_TIMEOUT);
         }
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -94,7 +110,11 @@ impl PostgresStore {
             .recycle_timeout(Some(POOL_TIMEOUT))
             .build()
             .context("building the PostgreSQL pool")?;
-        let store = PostgresStore { pool };
+        let store = PostgresStore {
+            pool,
+            config,
+            announced: std::sync::OnceLock::new(),
+        };
         store
             .migrate()
             .await
@@ -242,7 +262,82 @@ async fn log_generation(tx: &Transaction<'_>, generation: Generation, changed: i
             }
         };
     }
+    tx.execute_cached(
+        &format!("SELECT pg_notify('{WRITES_CHANNEL}', $1::BIGINT::TEXT)"),
+        &[&generation],
+    )
+    .await?;
     trim_change_log(tx).await
+}
+
+/// Hears the generations writes announce until no follower is left,
+/// listening again after a lost connection. A failure is logged when it
+/// starts and the recovery once: meanwhile followers poll as before.
+async fn listen_for_writes(config: tokio_postgres::Config, announced: watch::Sender<Generation>) {
+    let mut failing = false;
+    while !announced.is_closed() {
+        if let Err(error) = listen_once(&config, &announced, &mut failing).await
+            && !std::mem::replace(&mut failing, true)
+        {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "listening for writes failed; following the change log by polling, retrying"
+            );
+        }
+        tokio::time::sleep(LISTEN_RETRY).await;
+    }
+}
+
+/// Raises the announced generation to `generation` (followers wake only
+/// for a newer one).
+fn announce(announced: &watch::Sender<Generation>, generation: Generation) {
+    announced.send_if_modified(|newest| std::mem::replace(newest, generation.max(*newest)) < generation);
+}
+
+/// One listening connection, until it is lost or no follower is left.
+async fn listen_once(
+    config: &tokio_postgres::Config,
+    announced: &watch::Sender<Generation>,
+    failing: &mut bool,
+) -> Result<()> {
+    let (client, mut connection) = config.connect(NoTls).await?;
+    let (heard_tx, mut heard) = mpsc::unbounded_channel();
+    // The connection delivers notifications only while it is polled.
+    let driver = tokio::spawn(async move {
+        while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            if let AsyncMessage::Notification(notice) = message? {
+                let _ = heard_tx.send(notice.payload().parse::<Generation>());
+            }
+        }
+        Ok::<_, tokio_postgres::Error>(())
+    });
+    client.batch_execute(&format!("LISTEN {WRITES_CHANNEL}")).await?;
+    if std::mem::take(failing) {
+        tracing::info!("listening for writes again");
+    }
+    // Writes committed before the LISTEN took effect were announced to no
+    // one: the generation read after it covers them.
+    let current: Generation = client
+        .query_one("SELECT generation FROM roster_state WHERE id = 1", &[])
+        .await?
+        .get(0);
+    announce(announced, current);
+    loop {
+        tokio::select! {
+            generation = heard.recv() => match generation {
+                Some(Ok(generation)) => announce(announced, generation),
+                Some(Err(_)) => {}
+                None => break,
+            },
+            () = announced.closed() => {
+                driver.abort();
+                return Ok(());
+            }
+        }
+    }
+    drop(client);
+    driver.await??;
+    Err(anyhow!("the listening connection closed"))
 }
 
 /// Statements prepared once per pooled connection (deadpool's cache)
@@ -588,6 +683,15 @@ impl Store for PostgresStore {
 
     fn local_directory(&self) -> Option<PathBuf> {
         None
+    }
+
+    fn announced_writes(&self) -> Option<watch::Receiver<Generation>> {
+        let receiver = self.announced.get_or_init(|| {
+            let (announced, receiver) = watch::channel(0);
+            tokio::spawn(listen_for_writes(self.config.clone(), announced));
+            receiver
+        });
+        Some(receiver.clone())
     }
 
     async fn generation(&self) -> Result<Generation> {
