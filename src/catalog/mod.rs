@@ -40,6 +40,12 @@ use crate::{memory, telemetry};
 /// How often a server asks the change log for writes it has not applied.
 pub const FOLLOW_EVERY: Duration = Duration::from_millis(100);
 
+/// Catch-ups for announced writes are at least this far apart: under a
+/// stream of writes through other instances each one takes a batch (at
+/// most 50 a second, rather than a change-log query per commit), and a
+/// write is still applied within about this long of its commit.
+const ANNOUNCED_GAP: Duration = Duration::from_millis(20);
+
 /// While following fails, how often it is logged again.
 const FOLLOW_FAILURE_LOG_EVERY: Duration = Duration::from_secs(10);
 
@@ -184,6 +190,7 @@ impl Catalog {
         let mut logged = Instant::now();
         let mut announced = self.inner.store.announced_writes();
         let mut poll_at = tokio::time::Instant::now() + every;
+        let mut announced_at: Option<tokio::time::Instant> = None;
         loop {
             // The poll keeps its own pace, so announcements (this server's
             // own writes among them) never put it off.
@@ -200,7 +207,12 @@ impl Catalog {
             match heard {
                 None => poll_at = tokio::time::Instant::now() + every,
                 Some(Ok(generation)) if generation <= self.generation() => continue,
-                Some(Ok(_)) => {}
+                Some(Ok(_)) => {
+                    if let Some(at) = announced_at {
+                        tokio::time::sleep_until(at + ANNOUNCED_GAP).await;
+                    }
+                    announced_at = Some(tokio::time::Instant::now());
+                }
                 // The listener is gone: polling alone from now on.
                 Some(Err(_)) => announced = None,
             }

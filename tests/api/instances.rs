@@ -119,6 +119,15 @@ async fn a_write_through_one_instance_is_announced_to_the_other() {
     a.wait_for(b.app.catalog.generation()).await;
     let read = a.get_as(&partner, "/v3/customers/C1").await;
     assert_eq!(read.json()["tags"], serde_json::json!(["gold"]));
+
+    // Writes in quick succession are caught up with together, none lost.
+    a.import(&[customer("C2", "R1", "1000", "Beta", "2025-02-01T00:00:00Z")])
+        .await;
+    let last = a
+        .import(&[customer("C3", "R1", "1000", "Gamma", "2025-03-01T00:00:00Z")])
+        .await;
+    b.wait_for(last.generation).await;
+    assert_eq!(ids(&b.get_as(&partner, PATH).await.json()), ["C3", "C2", "C1"]);
 }
 
 #[tokio::test]
