@@ -130,6 +130,75 @@ async fn a_write_through_one_instance_is_announced_to_the_other() {
     assert_eq!(ids(&b.get_as(&partner, PATH).await.json()), ["C3", "C2", "C1"]);
 }
 
+/// Two instances given the same correlation id at the same moment: the
+/// second finds it taken only after bumping the generation (it waited for
+/// the first's commit on the generation row). Its write is taken back,
+/// bump included, and writes after it go on. Here a transaction of the
+/// test's own plays the first instance.
+#[tokio::test]
+async fn a_correlation_id_taken_while_waiting_for_the_generation_leaves_writes_working() {
+    let Some(database) = TestDatabase::postgres().map(Arc::new) else {
+        return;
+    };
+    let server = TestServer::start_on(database.clone(), test_config()).await;
+    let partner = server.client("*").await;
+    server
+        .import(&[
+            customer("C1", "R1", "1000", "Acme", "2025-01-01T00:00:00Z"),
+            customer("C2", "R1", "1000", "Beta", "2025-02-01T00:00:00Z"),
+        ])
+        .await;
+    let (mut other, connection) = tokio_postgres::connect(&database.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let first = other.transaction().await.unwrap();
+    first
+        .execute("SELECT 1 FROM roster_state WHERE id = 1 FOR UPDATE", &[])
+        .await
+        .unwrap();
+    first
+        .execute(
+            "INSERT INTO correlations (client_id, correlation_id, fingerprint, status, headers, body, created_at)
+             VALUES ($1, 'taken', '\\x00', 200, '[]', '\\x00', 0)",
+            &[&partner.key],
+        )
+        .await
+        .unwrap();
+    let patch = |id: &'static str, correlation: Option<&'static str>| {
+        let mut request = server
+            .request(Method::PATCH, &format!("/v3/customers/{id}"))
+            .partner(&partner)
+            .json(&serde_json::json!({"tags": [id]}));
+        if let Some(correlation) = correlation {
+            request = request.header("X-Correlation-Id", correlation);
+        }
+        request.send()
+    };
+    let (second, ()) = tokio::join!(patch("C1", Some("taken")), async {
+        // The PATCH reaches the generation row and waits there.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        first.commit().await.unwrap();
+    });
+    assert_eq!(
+        (second.status, second.json()["additionalDetails"].clone()),
+        (
+            400,
+            serde_json::json!(["X-Correlation-Id: already used for a different request"])
+        )
+    );
+    let next = patch("C2", None).await;
+    assert_eq!(next.status, 200, "{}", next.text());
+    let listed = server.get_as(&partner, PATH).await.json();
+    let tags: Vec<Value> = listed["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["tags"].clone())
+        .collect();
+    assert_eq!(tags, [serde_json::json!(["C2"]), serde_json::json!([])]);
+}
+
 #[tokio::test]
 async fn a_request_id_used_on_one_instance_is_refused_by_the_other() {
     let Some((a, b)) = two_instances().await else { return };

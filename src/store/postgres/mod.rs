@@ -1008,11 +1008,18 @@ impl Store for PostgresStore {
         let mut outcomes = Vec::with_capacity(writes.len());
         for write in &writes {
             tx.batch_execute("SAVEPOINT write").await?;
+            let (generation_before, changed_before) = (generation, changed.len());
             let outcome = write_one(&tx, write, &mut generation, now, retention, &mut changed).await;
             if outcome.as_ref().is_ok_and(|o| *o != WriteOutcome::Duplicate) {
                 tx.batch_execute("RELEASE write").await?;
             } else {
                 tx.batch_execute("ROLLBACK TO write; RELEASE write").await?;
+                // The savepoint took back all this write did, its bump of
+                // the generation included (a duplicate is found after it,
+                // when another instance's write with the same correlation
+                // id committed first): the next write bumps it again.
+                generation = generation_before;
+                changed.truncate(changed_before);
             }
             outcomes.push(outcome);
         }
