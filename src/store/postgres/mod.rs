@@ -11,8 +11,8 @@
 //!
 //! Each write also announces its generation with `NOTIFY` as it commits; a
 //! serving instance listens on one connection of its own and applies the
-//! write at once, instead of at its next poll of the change log (which
-//! stays, for whatever a lost connection misses).
+//! write within milliseconds, instead of at its next poll of the change
+//! log (which stays, for whatever a lost connection misses).
 //!
 //! Depends on `domain`, `telemetry` and the store contract (`super`).
 
@@ -69,9 +69,11 @@ const POOL_SIZE: usize = 16;
 /// Longest wait for a pooled connection, a new one, or a health check.
 const POOL_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// The channel a write announces its generation on: `pg_notify` in the
-/// write's transaction, which PostgreSQL delivers when it commits.
-const WRITES_CHANNEL: &str = "roster_writes";
+/// How a write announces its generation: `pg_notify` in the write's
+/// transaction, which PostgreSQL delivers when it commits, on the channel
+/// serving instances listen to ([`LISTEN_FOR_WRITES`]).
+const ANNOUNCE_WRITE: &str = "SELECT pg_notify('roster_writes', $1::BIGINT::TEXT)";
+const LISTEN_FOR_WRITES: &str = "LISTEN roster_writes";
 
 /// After the listening connection is lost, how long until it is tried
 /// again (the follower's poll covers the gap).
@@ -262,11 +264,7 @@ async fn log_generation(tx: &Transaction<'_>, generation: Generation, changed: i
             }
         };
     }
-    tx.execute_cached(
-        &format!("SELECT pg_notify('{WRITES_CHANNEL}', $1::BIGINT::TEXT)"),
-        &[&generation],
-    )
-    .await?;
+    tx.execute_cached(ANNOUNCE_WRITE, &[&generation]).await?;
     trim_change_log(tx).await
 }
 
@@ -301,17 +299,21 @@ async fn listen_once(
     failing: &mut bool,
 ) -> Result<()> {
     let (client, mut connection) = config.connect(NoTls).await?;
-    let (heard_tx, mut heard) = mpsc::unbounded_channel();
     // The connection delivers notifications only while it is polled.
-    let driver = tokio::spawn(async move {
-        while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
-            if let AsyncMessage::Notification(notice) = message? {
-                let _ = heard_tx.send(notice.payload().parse::<Generation>());
+    let mut driver = tokio::spawn({
+        let announced = announced.clone();
+        async move {
+            while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                if let AsyncMessage::Notification(notice) = message?
+                    && let Ok(generation) = notice.payload().parse()
+                {
+                    announce(&announced, generation);
+                }
             }
+            Ok::<_, tokio_postgres::Error>(())
         }
-        Ok::<_, tokio_postgres::Error>(())
     });
-    client.batch_execute(&format!("LISTEN {WRITES_CHANNEL}")).await?;
+    client.batch_execute(LISTEN_FOR_WRITES).await?;
     if std::mem::take(failing) {
         tracing::info!("listening for writes again");
     }
@@ -322,22 +324,16 @@ async fn listen_once(
         .await?
         .get(0);
     announce(announced, current);
-    loop {
-        tokio::select! {
-            generation = heard.recv() => match generation {
-                Some(Ok(generation)) => announce(announced, generation),
-                Some(Err(_)) => {}
-                None => break,
-            },
-            () = announced.closed() => {
-                driver.abort();
-                return Ok(());
-            }
+    tokio::select! {
+        ended = &mut driver => {
+            ended??;
+            Err(anyhow!("the listening connection closed"))
+        }
+        () = announced.closed() => {
+            driver.abort();
+            Ok(())
         }
     }
-    drop(client);
-    driver.await??;
-    Err(anyhow!("the listening connection closed"))
 }
 
 /// Statements prepared once per pooled connection (deadpool's cache)
