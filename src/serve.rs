@@ -54,8 +54,15 @@ pub async fn run(options: ServeOptions) -> Result<()> {
 
 /// Serves `app` on `listener` until SIGINT/SIGTERM, then lets requests in
 /// flight finish.
+///
+/// The accept loop runs as a task of the runtime, not on the thread that
+/// blocks on it: there, each new connection was handed from the worker
+/// that saw it to that thread and back, two wake-ups of a sleeping thread
+/// per connection (docs/PERFORMANCE.md).
 pub async fn until_signal(app: Arc<App>, listener: TcpListener) -> Result<()> {
-    http::serve(app, listener, shutdown_signal()).await
+    tokio::spawn(http::serve(app, listener, shutdown_signal()))
+        .await
+        .context("the accept loop stopped")?
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
