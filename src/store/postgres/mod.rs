@@ -365,6 +365,18 @@ impl Cached for Transaction<'_> {
     }
 }
 
+/// Locks the generation row, before any customer's. Every transaction
+/// that writes customers takes it, and takes it first: a group of writes
+/// that locked a customer before the generation row could meet another
+/// instance's group holding that row and waiting for the same customer, a
+/// deadlock that PostgreSQL breaks after a second by failing one of them
+/// (a 500). Taken first, it makes the other groups wait their turn.
+async fn lock_generation(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute_cached("SELECT 1 FROM roster_state WHERE id = 1 FOR UPDATE", &[])
+        .await?;
+    Ok(())
+}
+
 /// Where a generation's changed customer ids are.
 enum Changed<'a> {
     /// The `customer_id` column of a table of this transaction (an import's).
@@ -582,8 +594,8 @@ async fn write_one(
                 )
                 .await?;
             }
-            // The generation row is locked by the first write that needs it:
-            // writers of other instances wait from here to the commit.
+            // The generation row is already locked (`lock_generation`); the
+            // first write that changes something bumps it.
             let generation = match generation {
                 Some(generation) => *generation,
                 None => {
@@ -838,6 +850,9 @@ impl Store for PostgresStore {
             )
             .await?;
         let (distinct, created): (i64, i64) = (counts.get(0), counts.get(1));
+        // The file is staged; from here to the commit, writes through the
+        // API wait (see `lock_generation`).
+        lock_generation(&tx).await?;
         // A file may name a customer twice: the last record wins.
         tx.execute(
             "INSERT INTO customers (customer_id, reseller_id, status, created_at, name_key, doc)
@@ -998,6 +1013,7 @@ impl Store for PostgresStore {
     async fn write(&self, writes: Vec<CustomerWrite>, retention: Retention) -> Result<Vec<Result<WriteOutcome>>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
+        lock_generation(&tx).await?;
         let now = unix_now();
         let mut generation = None;
         let mut changed = Vec::new();
@@ -1011,9 +1027,9 @@ impl Store for PostgresStore {
             } else {
                 tx.batch_execute("ROLLBACK TO write; RELEASE write").await?;
                 // The savepoint took back all this write did, its bump of
-                // the generation included (a duplicate is found after it,
-                // when another instance's write with the same correlation
-                // id committed first): the next write bumps it again.
+                // the generation included (a write that failed after
+                // bumping it, storing its answer say): the next write
+                // bumps it again.
                 generation = generation_before;
                 changed.truncate(changed_before);
             }
