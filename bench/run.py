@@ -130,8 +130,8 @@ def resident(pid):
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def wrk_args(url, headers, seconds):
-    args = ["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency"]
+def wrk_args(url, headers, seconds, threads=2, connections=64):
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for name, value in headers.items():
         args += ["-H", f"{name}: {value}"]
     return args + [url]
@@ -495,6 +495,17 @@ def api_writes(database, label, data, runs, seconds, observer_port=None):
                                 stdout=subprocess.PIPE, check=True, text=True).stdout
         patches = wrk_result(output)
 
+        # The same 64 writers split over both instances (PostgreSQL): two
+        # instances' write groups meet in one database.
+        both = None
+        if observer_port:
+            log(f"{label} writes: PATCH throughput through both instances")
+            halves = [subprocess.Popen(wrk_args(url + "/", patch_headers, seconds, 1, 32)[:-1] + ["-s", script, url],
+                                       stdout=subprocess.PIPE, text=True) for url in (base, observer)]
+            results = [wrk_result(half.communicate()[0]) for half in halves]
+            both = {"rps": sum(r["rps"] for r in results), "p50": max(r["p50"] for r in results),
+                    "p99": max(r["p99"] for r in results), "errors": sum(r["errors"] for r in results)}
+
         # Reads while 100 PATCHes/s go through the API.
         log(f"{label} writes: reads during 100 writes/s")
         idle = wrk(base + s1, headers, seconds)
@@ -526,7 +537,7 @@ def api_writes(database, label, data, runs, seconds, observer_port=None):
         during = wrk_result(reading.communicate()[0])
         pending.put(None)
         poller.join()
-        return {"reads": reads, "patches": patches, "idle": idle, "during": during, "writes": i,
+        return {"reads": reads, "patches": patches, "both": both, "idle": idle, "during": during, "writes": i,
                 "write_p99": percentile(latencies, 0.99), "failures": len(failures), "visible": visible,
                 "observer": bool(observer_port), "rss": resident(servers[0].process.pid)["rss"]}
     finally:
@@ -545,6 +556,11 @@ def writes_table(result, backend, measured):
     lines.append(f"| PATCH, 64 concurrent writers | **{patches['rps']:,.0f} writes/s**, p50 {patches['p50']:.1f} ms, "
                  f"p99 {patches['p99']:.1f} ms, {patches['errors']} not 2xx | ≥ 1,000/s"
                  f"{', p99 ≤ 50 ms' if backend == 'sqlite' else ''} {mark(patch_ok)} |")
+    if result.get("both"):
+        both = result["both"]
+        lines.append(f"| the same writers, 32 through each instance | **{both['rps']:,.0f} writes/s**, "
+                     f"p50 {both['p50']:.1f} ms, p99 {both['p99']:.1f} ms (the slower instance's), "
+                     f"{both['errors']} not 2xx | ≥ 1,000/s {mark(both['rps'] >= 1000 and not both['errors'])} |")
     lines.append(f"| reads (S1 URL) idle | {idle['rps']:,.0f} req/s, p99 {idle['p99']:.2f} ms | — |")
     ok = during["rps"] >= 0.8 * idle["rps"] and during["p99"] <= bound and not during["errors"]
     lines.append(f"| reads during {result['writes']} PATCHes at 100/s | {during['rps']:,.0f} req/s "
@@ -1011,7 +1027,8 @@ def write_report(args, report):
 
 WRITES_METHOD = (
     "PATCH throughput: wrk with 64 connections, each request a JSON merge patch of a random active customer's "
-    "`tags` (a real change each time). Reads during writes: wrk on S1's URL while one client PATCHes random "
+    "`tags` (a real change each time); on PostgreSQL also split over the two instances, two wrk of 32 "
+    "connections at once. Reads during writes: wrk on S1's URL while one client PATCHes random "
     "customers 100 times a second; each write's visibility is polled (every 5 ms) where stated. The writer "
     "and the poller each keep one HTTP/1.1 connection open, as a partner's client would (until 2026-11-30 "
     "they opened one per request: 1.0 ms of the client's CPU per write and poll, against 0.67 ms kept, taken "
