@@ -50,6 +50,14 @@ pub enum Command {
     Generate(GenerateArgs),
 }
 
+impl Command {
+    /// Whether the command runs a server (`serve`, `demo`) rather than
+    /// doing one thing and exiting.
+    pub fn serves(&self) -> bool {
+        matches!(self, Command::Serve(_) | Command::Demo(_))
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct DatabaseArg {
     /// Database URL: sqlite://PATH (embedded) or postgres://USER@HOST/DB.
