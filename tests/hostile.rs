@@ -315,7 +315,7 @@ fn signer() -> &'static TokenSigner {
 /// read everything: built once, shared by every case.
 struct Surface {
     runtime: tokio::runtime::Runtime,
-    router: axum::Router,
+    router: roster::http::Api,
     token: String,
     key: String,
     _dir: tempfile::TempDir,

@@ -5,22 +5,31 @@
 //!
 //! One layer rather than three, and routes named by their handlers rather
 //! than by a route layer: each `from_fn` layer clones and boxes the service
-//! below it on every request, ~1.2 µs a layer (docs/PERFORMANCE.md).
+//! below it on every request, ~1.2 µs a layer (docs/PERFORMANCE.md). For
+//! the same reason the outer layer is [`Context`], a service of our own
+//! around the whole router, rather than a `from_fn` layer the router copies
+//! onto every route.
 //!
 //! Depends on `app` (limits), `logs`, `telemetry`, `domain` and its sibling `error`.
 
 use std::any::Any;
 use std::borrow::Cow;
+use std::convert::Infallible;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
+use std::task::{self, Poll};
 use std::time::Instant;
 
-use axum::extract::{FromRequestParts, MatchedPath, Request, State};
-use axum::middleware::Next;
+use axum::body::{Body, HttpBody};
+use axum::extract::{FromRequestParts, MatchedPath, Request};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use http::request::Parts;
 use http::{HeaderName, HeaderValue};
 use tokio::sync::Semaphore;
+use tower::{BoxError, Service, ServiceExt};
+use tower_http::catch_panic::ResponseForPanic;
 
 use super::error::{ApiError, InternalCause};
 use crate::app::HttpLimits;
@@ -117,9 +126,55 @@ fn generated_id() -> HeaderValue {
         .expect("a UUID is a valid header value")
 }
 
+/// The outer layer of every request, around `routes` (the router): see
+/// [`request_context`].
+#[derive(Clone)]
+pub struct Context<S> {
+    routes: S,
+    guard: Arc<Guard>,
+}
+
+impl<S> Context<S> {
+    pub fn new(routes: S, guard: Guard) -> Self {
+        Context {
+            routes,
+            guard: Arc::new(guard),
+        }
+    }
+}
+
+impl<S, B, R> Service<http::Request<B>> for Context<S>
+where
+    S: Service<Request, Response = http::Response<R>, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send,
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+    R: HttpBody<Data = Bytes> + Send + 'static,
+    R::Error: Into<BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut task::Context<'_>) -> Poll<Result<(), Infallible>> {
+        // The routes are made ready per request, in `request_context`.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let (routes, guard) = (self.routes.clone(), self.guard.clone());
+        Box::pin(async move { Ok(request_context(&guard, request.map(Body::new), routes).await) })
+    }
+}
+
 /// Gives each request its id, guards it, echoes the id (and
 /// `X-Correlation-Id`) on the response, and writes one access-log line.
-pub async fn request_context(State(guard): State<Arc<Guard>>, mut request: Request, next: Next) -> Response {
+async fn request_context<S, R>(guard: &Guard, mut request: Request, routes: S) -> Response
+where
+    S: Service<Request, Response = http::Response<R>, Error = Infallible>,
+    R: HttpBody<Data = Bytes> + Send + 'static,
+    R::Error: Into<BoxError>,
+{
     let started = Instant::now();
     let method = request.method().clone();
     let context = match request.headers().get(&X_REQUEST_ID) {
@@ -130,7 +185,7 @@ pub async fn request_context(State(guard): State<Arc<Guard>>, mut request: Reque
     let correlation_id = request.headers().get(&X_CORRELATION_ID).cloned();
     request.extensions_mut().insert(context.clone());
 
-    let mut response = guard.run(request, next).await;
+    let mut response = guard.run(request, routes).await;
 
     let headers = response.headers_mut();
     headers.insert(X_REQUEST_ID.clone(), context.value().clone());
@@ -182,7 +237,12 @@ impl Guard {
     /// connection; then waits for an in-flight permit (back-pressure: at
     /// most `--max-in-flight` requests are worked on at once); and answers
     /// 500 1124 when all of it runs past the timeout, dropping the work.
-    async fn run(&self, request: Request, next: Next) -> Response {
+    async fn run<S, R>(&self, request: Request, routes: S) -> Response
+    where
+        S: Service<Request, Response = http::Response<R>, Error = Infallible>,
+        R: HttpBody<Data = Bytes> + Send + 'static,
+        R::Error: Into<BoxError>,
+    {
         let limits = &self.limits;
         let uri_bytes = request.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
         if uri_bytes > limits.max_uri_bytes {
@@ -213,7 +273,8 @@ impl Guard {
                         .expect("the in-flight semaphore is never closed"),
                 ),
             };
-            next.run(request).await
+            let Ok(response) = routes.oneshot(request).await;
+            response.map(Body::new)
         };
         match tokio::time::timeout(limits.request_timeout, work).await {
             Ok(response) => response,
@@ -223,7 +284,18 @@ impl Guard {
 }
 
 /// The response to a panic in a handler: 500 1124, the message only logged.
-pub fn panic_response(payload: Box<dyn Any + Send + 'static>) -> Response {
+#[derive(Clone, Copy)]
+pub struct PanicResponse;
+
+impl ResponseForPanic for PanicResponse {
+    type ResponseBody = Body;
+
+    fn response_for_panic(&mut self, payload: Box<dyn Any + Send + 'static>) -> Response {
+        panic_response(payload)
+    }
+}
+
+fn panic_response(payload: Box<dyn Any + Send + 'static>) -> Response {
     let message = payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
@@ -244,5 +316,48 @@ mod tests {
         assert!(!valid_request_id(&HeaderValue::from_static("")));
         assert!(!valid_request_id(&HeaderValue::from_static("has space")));
         assert!(!valid_request_id(&HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap()));
+    }
+
+    /// A handler's panic is caught inside the context: the partner gets
+    /// 500 1124 in JSON with the request's id echoed, and nothing of the
+    /// panic's message.
+    #[tokio::test]
+    async fn a_panicking_handler_is_answered_500_1124_with_the_request_id() {
+        use tower::Layer;
+        use tower_http::catch_panic::CatchPanicLayer;
+
+        let routes = axum::Router::new().route(
+            "/boom",
+            axum::routing::get(|| async {
+                panic!("secret internals");
+                #[allow(unreachable_code)]
+                ()
+            }),
+        );
+        let api = Context::new(
+            CatchPanicLayer::custom(PanicResponse).layer(routes),
+            Guard {
+                limits: crate::app::HttpLimits::default(),
+                in_flight: Semaphore::new(1),
+                outside_in_flight: Vec::new(),
+            },
+        );
+        let request = http::Request::get("/boom")
+            .header("x-request-id", "trace-7")
+            .body(Body::empty())
+            .unwrap();
+        let response = api.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), http::StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()["x-request-id"], "trace-7");
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+            serde_json::json!({
+                "code": "1124",
+                "message": "Internal Server Error. Please try again later",
+                "additionalDetails": []
+            })
+        );
     }
 }

@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -28,20 +27,24 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tower::ServiceExt;
-use tower_http::catch_panic::CatchPanicLayer;
+use tower::{Layer, ServiceExt};
+use tower_http::catch_panic::{CatchPanic, CatchPanicLayer};
 
 use crate::app::App;
 pub use error::ApiError;
 
+/// The API: every route, with [`middleware::PanicResponse`] for a
+/// handler's panic, inside the [`middleware::Context`] of every request.
+pub type Api = middleware::Context<CatchPanic<Router, middleware::PanicResponse>>;
+
 /// Every route, behind the middleware of [`middleware`].
-pub fn router(app: Arc<App>) -> Router {
-    let guard = Arc::new(middleware::Guard {
+pub fn router(app: Arc<App>) -> Api {
+    let guard = middleware::Guard {
         in_flight: Semaphore::new(app.limits.max_in_flight.max(1)),
         limits: app.limits.clone(),
         outside_in_flight: vec![token::ROUTE, token::ROUTE_V2, health::ROUTE, health::READY_ROUTE],
-    });
-    Router::new()
+    };
+    let routes = Router::new()
         .route(customers::ROUTE, get(customers::list))
         .route(accounts::CUSTOMERS_ROUTE, post(accounts::create))
         .route(accounts::CUSTOMER_ROUTE, get(accounts::get).patch(accounts::update))
@@ -53,9 +56,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route(docs::ROUTE, get(docs::serve))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(middleware::method_not_allowed)
-        .layer(CatchPanicLayer::custom(middleware::panic_response))
-        .layer(from_fn_with_state(guard, middleware::request_context))
-        .with_state(app)
+        .with_state(app);
+    middleware::Context::new(CatchPanicLayer::custom(middleware::PanicResponse).layer(routes), guard)
 }
 
 /// Answers every request on `listener` with 503 ([`health::loading`]) until
