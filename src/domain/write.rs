@@ -287,7 +287,10 @@ fn check_whole(fields: &[Field], map: &Map<String, Value>, prefix: &str, mode: M
     }
 }
 
-/// Names each required field `map` lacks.
+/// Names each required field `map` lacks. An absent object's own required
+/// fields are named instead of it, each by its full path, so that the
+/// partner learns every field to send (`companyProfile.address.city`, not
+/// `companyProfile`).
 fn require(fields: &[Field], map: &Map<String, Value>, prefix: &str, problems: &mut Vec<String>) {
     for field in fields.iter().filter(|f| f.need != Optional) {
         let path = join(prefix, field.name);
@@ -295,7 +298,10 @@ fn require(fields: &[Field], map: &Map<String, Value>, prefix: &str, problems: &
             None | Some(Value::Null) if field.need == NonEmpty => {
                 problems.push(format!("{path}: at least one is required"));
             }
-            None | Some(Value::Null) => problems.push(format!("{path}: is required")),
+            None | Some(Value::Null) => match field.kind {
+                Object(inner) => require(inner, &Map::new(), &path, problems),
+                _ => problems.push(format!("{path}: is required")),
+            },
             Some(Value::Array(items)) if field.need == NonEmpty && items.is_empty() => {
                 problems.push(format!("{path}: at least one is required"));
             }
@@ -780,6 +786,37 @@ mod tests {
 
     fn post(value: Value) -> Result<NewCustomer, BodyProblem> {
         NewCustomer::parse(value.to_string().as_bytes())
+    }
+
+    /// An absent object is not one problem: each required field it would
+    /// hold is named by its path, as SPEC §6 lists them.
+    #[test]
+    fn an_absent_object_names_every_required_field_it_would_hold() {
+        assert_eq!(
+            post(json!({})),
+            Err(BodyProblem::Missing(vec![
+                "resellerId: is required".into(),
+                "companyProfile.companyName: is required".into(),
+                "companyProfile.address.country: is required".into(),
+                "companyProfile.address.region: is required".into(),
+                "companyProfile.address.city: is required".into(),
+                "companyProfile.address.addressLine1: is required".into(),
+                "companyProfile.address.postalCode: is required".into(),
+                "companyProfile.contacts: at least one is required".into(),
+            ]))
+        );
+        let mut body = valid();
+        body["companyProfile"]["address"] = Value::Null;
+        assert_eq!(
+            post(body),
+            Err(BodyProblem::Missing(vec![
+                "companyProfile.address.country: is required".into(),
+                "companyProfile.address.region: is required".into(),
+                "companyProfile.address.city: is required".into(),
+                "companyProfile.address.addressLine1: is required".into(),
+                "companyProfile.address.postalCode: is required".into(),
+            ]))
+        );
     }
 
     #[test]
