@@ -194,12 +194,13 @@ where
     }
     let status = response.status().as_u16();
     let route = response.extensions().get::<RouteTemplate>().map(|r| r.0.as_ref());
-    telemetry::request(route.unwrap_or("unmatched"), &method, status, started.elapsed());
+    let latency = started.elapsed();
+    telemetry::request(route.unwrap_or("unmatched"), &method, status, latency);
     let client_id = response.extensions().get::<ClientId>().map(|c| c.0.client_id.as_str());
     let request_id = context.value().to_str().unwrap_or_default();
     match response.extensions().get::<InternalCause>() {
         Some(cause) => {
-            let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+            let latency_ms = latency.as_secs_f64() * 1000.0;
             tracing::error!(
                 target: "roster::access",
                 %method, route, status, latency_ms, request_id, client_id, cause = %cause.0,
@@ -210,7 +211,7 @@ where
             method: method.as_str(),
             route,
             status,
-            latency: started.elapsed(),
+            latency,
             request_id,
             client_id,
         }
