@@ -17,7 +17,7 @@ use anyhow::{Result, anyhow};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::catalog::Catalog;
-use crate::store::{CustomerWrite, Retention, Store, WriteOutcome};
+use crate::store::{Abandoned, CustomerWrite, Retention, Store, WriteOutcome};
 use crate::telemetry;
 
 /// Most writes in one transaction.
@@ -58,14 +58,19 @@ impl Writer {
 
     /// Commits `write` (with the others waiting) and returns what became of
     /// it once the catalog shows it.
+    /// Dropped before the answer comes (the request ran out of time), the
+    /// write is marked [`Abandoned`]: if its turn has not come yet, it is
+    /// not written.
     pub async fn submit(&self, write: CustomerWrite) -> Result<WriteOutcome> {
         let submitted = std::time::Instant::now();
+        let waiting = Waiting(Some(write.abandoned.clone()));
         let (done, outcome) = oneshot::channel();
         self.jobs
             .send(Job { write, done })
             .await
             .map_err(|_| anyhow!("the writer stopped"))?;
         let outcome = outcome.await.map_err(|_| anyhow!("the writer stopped"))?;
+        waiting.answered();
         if outcome.is_ok() {
             telemetry::write(submitted.elapsed());
         }
@@ -86,6 +91,23 @@ impl Writer {
             registry: self.in_flight.clone(),
             key,
         })
+    }
+}
+
+/// Marks a submitted write [`Abandoned`] when dropped before its answer.
+struct Waiting(Option<Abandoned>);
+
+impl Waiting {
+    fn answered(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if let Some(abandoned) = self.0.take() {
+            abandoned.set();
+        }
     }
 }
 

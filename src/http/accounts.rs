@@ -33,7 +33,7 @@ use crate::catalog::tag_of;
 use crate::domain::customer::{customer_uri, links_member};
 use crate::domain::write::{NewCustomer, Patch, first_email_of};
 use crate::domain::{CustomerRecord, ResellerScope, Status, form};
-use crate::store::{Correlation, CustomerWrite, Decision, Reply, Seen, Target, WriteOutcome};
+use crate::store::{Abandoned, Correlation, CustomerWrite, Decision, Reply, Seen, Target, WriteOutcome};
 
 pub const CUSTOMER_ROUTE: &str = "/v3/customers/{customer_id}";
 pub const CUSTOMERS_ROUTE: &str = "/v3/customers";
@@ -223,6 +223,7 @@ async fn write(
                 target,
                 correlation: correlation.clone(),
                 decide,
+                abandoned: Abandoned::default(),
             })
             .await?;
         match outcome {
@@ -428,6 +429,7 @@ async fn refuse(app: &App, correlation: Option<&Correlation>, error: ApiError) -
             target: Target::Nothing,
             correlation: Some(correlation.clone()),
             decide: Box::new(move |_| Decision::Answer(reply.clone())),
+            abandoned: Abandoned::default(),
         })
         .await;
     match remembered {

@@ -200,6 +200,32 @@ pub struct CustomerWrite {
     pub target: Target,
     pub correlation: Option<Correlation>,
     pub decide: Box<dyn Fn(&Seen<'_>) -> Decision + Send + Sync>,
+    /// Set once nobody waits for this write any more: a backend that finds
+    /// it set when the write's turn comes skips the write.
+    pub abandoned: Abandoned,
+}
+
+/// Whether the request a write answers stopped waiting for it: its time ran
+/// out while the write queued (behind a long import, say), and it was
+/// answered 500 1124, which tells the partner to try again. Writing it
+/// after all would make that answer false and the retry a second write.
+#[derive(Debug, Clone, Default)]
+pub struct Abandoned(Arc<std::sync::atomic::AtomicBool>);
+
+impl Abandoned {
+    pub fn set(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+/// The outcome of a write skipped because it was [`Abandoned`] (nobody
+/// reads it).
+pub fn abandoned_write() -> anyhow::Error {
+    anyhow::anyhow!("the request stopped waiting for this write; it was not written")
 }
 
 /// What became of one write.

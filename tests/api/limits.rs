@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use roster::app::{AppConfig, HttpLimits};
 
-use crate::support::{Partner, TestServer, credentials, customer, error_body, test_config};
+use std::sync::Arc;
+
+use crate::support::{Partner, TestDatabase, TestServer, credentials, customer, error_body, test_config};
 
 const PATH: &str = "/v3/resellers/R1/customers";
 
@@ -257,4 +259,57 @@ async fn a_client_too_slow_to_send_its_headers_is_disconnected() {
         waited < Duration::from_secs(4),
         "closed after the header timeout, not the client's: {waited:?}"
     );
+}
+
+/// A write that runs out of time waiting for its turn (here behind a
+/// transaction of the test's own, as behind a long import) is answered
+/// 500 1124, "try again later", and is then not written when its turn
+/// comes: the answer stays true, and the partner's retry is the only write.
+#[tokio::test]
+async fn a_write_that_times_out_waiting_for_its_turn_is_not_written() {
+    let database = Arc::new(TestDatabase::new());
+    let config = AppConfig {
+        limits: HttpLimits {
+            request_timeout: Duration::from_secs(1),
+            ..HttpLimits::default()
+        },
+        ..test_config()
+    };
+    let server = TestServer::start_on(database.clone(), config).await;
+    let partner = server.client("*").await;
+    server
+        .import(&[
+            customer("C1", "R1", "1000", "Acme", "2025-01-01T00:00:00Z"),
+            customer("C2", "R1", "1000", "Beta", "2025-02-01T00:00:00Z"),
+        ])
+        .await;
+    let before = server.get_as(&partner, "/v3/customers/C1").await;
+    assert_eq!(before.status, 200, "{}", before.text());
+    let patch = |id: &'static str, tag: &'static str| {
+        server
+            .request(http::Method::PATCH, &format!("/v3/customers/{id}"))
+            .partner(&partner)
+            .json(&serde_json::json!({"tags": [tag]}))
+            .send()
+    };
+
+    let hold = database.hold_writes();
+    let (first, second) = tokio::join!(patch("C1", "late"), patch("C2", "late"));
+    let timed_out = (
+        500,
+        error_body("1124", "Internal Server Error. Please try again later", &[]),
+    );
+    assert_eq!(first.error(), timed_out);
+    assert_eq!(second.error(), timed_out);
+    drop(hold);
+
+    // Writes are taken in turn: this one's answer comes after the two
+    // abandoned ones had theirs.
+    let retried = patch("C2", "retried").await;
+    assert_eq!(retried.status, 200, "{}", retried.text());
+    let after = server.get_as(&partner, "/v3/customers/C1").await;
+    assert_eq!(after.json(), before.json());
+    assert_eq!(after.header("etag"), before.header("etag"));
+    let c2 = server.get_as(&partner, "/v3/customers/C2").await;
+    assert_eq!(c2.json()["tags"], serde_json::json!(["retried"]));
 }

@@ -105,6 +105,65 @@ impl TestDatabase {
     }
 }
 
+/// The database's write lock, held by the test (as a long import holds
+/// it) until this drops. Writes wait for it.
+pub struct WriteHold {
+    release: Option<std::sync::mpsc::Sender<()>>,
+    holder: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestDatabase {
+    /// Takes the lock every write takes first (SQLite's write lock, or
+    /// PostgreSQL's generation row) and returns once it holds it.
+    pub fn hold_writes(&self) -> WriteHold {
+        let (held, acquired) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let url = self.url.clone();
+        let holder = std::thread::spawn(move || match url.strip_prefix("sqlite://") {
+            Some(path) => {
+                let conn = rusqlite::Connection::open(path).expect("opening the test database");
+                conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+                held.send(()).unwrap();
+                let _ = released.recv();
+                conn.execute_batch("ROLLBACK").unwrap();
+            }
+            None => {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                let client = runtime.block_on(async {
+                    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+                    tokio::spawn(connection);
+                    client
+                        .batch_execute("BEGIN; SELECT 1 FROM roster_state WHERE id = 1 FOR UPDATE")
+                        .await
+                        .unwrap();
+                    client
+                });
+                // The transaction stays open on the server meanwhile.
+                held.send(()).unwrap();
+                let _ = released.recv();
+                runtime.block_on(client.batch_execute("ROLLBACK")).unwrap();
+            }
+        });
+        acquired.recv().expect("the write lock");
+        WriteHold {
+            release: Some(release),
+            holder: Some(holder),
+        }
+    }
+}
+
+impl Drop for WriteHold {
+    fn drop(&mut self) {
+        drop(self.release.take());
+        if let Some(holder) = self.holder.take() {
+            holder.join().expect("the lock holder");
+        }
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         if let Cleanup::Postgres { admin_url, name } = &self.cleanup {

@@ -35,7 +35,7 @@ use super::migrations::{Migration, pending};
 use super::{
     CHANGE_LOG_MAX_CUSTOMERS, CHANGE_LOG_RETENTION, Changes, ClientChange, CustomerScan, CustomerWrite, Decision,
     Generation, ImportItem, ImportOutcome, Remembered, Reply, Retention, SCAN_BATCH, Seen, Store, Target, WriteOutcome,
-    new_customer_id, new_token_key, redacted, unix_now,
+    abandoned_write, new_customer_id, new_token_key, redacted, unix_now,
 };
 use crate::domain::{ClientRecord, CustomerRecord, ResellerScope, Status};
 use crate::telemetry;
@@ -1019,6 +1019,10 @@ impl Store for PostgresStore {
         let mut changed = Vec::new();
         let mut outcomes = Vec::with_capacity(writes.len());
         for write in &writes {
+            if write.abandoned.is_set() {
+                outcomes.push(Err(abandoned_write()));
+                continue;
+            }
             tx.batch_execute("SAVEPOINT write").await?;
             let (generation_before, changed_before) = (generation, changed.len());
             let outcome = write_one(&tx, write, &mut generation, now, retention, &mut changed).await;

@@ -33,7 +33,7 @@ use super::migrations::{Migration, pending};
 use super::{
     CHANGE_LOG_MAX_CUSTOMERS, CHANGE_LOG_RETENTION, Changes, ClientChange, CustomerScan, CustomerWrite, Decision,
     Generation, ImportItem, ImportOutcome, Remembered, Reply, Retention, SCAN_BATCH, Seen, Store, Target, WriteOutcome,
-    new_customer_id, new_token_key, unix_now,
+    abandoned_write, new_customer_id, new_token_key, unix_now,
 };
 use crate::domain::{ApiVersion, ClientRecord, CustomerRecord, ResellerScope, Status};
 use crate::telemetry;
@@ -893,6 +893,10 @@ impl Store for SqliteStore {
                 let mut changed = ChangedCustomers::default();
                 let mut outcomes = Vec::with_capacity(writes.len());
                 for write in &writes {
+                    if write.abandoned.is_set() {
+                        outcomes.push(Err(abandoned_write()));
+                        continue;
+                    }
                     execute_cached(&tx, "SAVEPOINT write", [])?;
                     let outcome = write_one(&tx, write, generation, now, retention, &mut changed);
                     if outcome.as_ref().is_ok_and(|o| *o != WriteOutcome::Duplicate) {
