@@ -134,6 +134,18 @@ impl PostgresStore {
 
     async fn migrate(&self) -> Result<()> {
         let mut client = self.client().await?;
+        // Nearly every start finds the schema current (every `roster
+        // import` opens the store): one statement says so, without the lock
+        // and the statements below. A database without the table answers
+        // an error here, and is migrated.
+        let latest = MIGRATIONS.last().map(|migration| migration.version);
+        if let Ok(rows) = client
+            .query_typed("SELECT max(version) FROM schema_migrations", &[])
+            .await
+            && rows.first().and_then(|row| row.get::<_, Option<i64>>(0)) == latest
+        {
+            return Ok(());
+        }
         let tx = client.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await?;
@@ -795,7 +807,12 @@ impl Store for PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         // One import at a time, so the created/updated counts are its own.
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&IMPORT_LOCK]).await?;
+        // Statements here run unprepared (`query_typed`, `batch_execute`):
+        // the import's connection is new, and preparing each first would
+        // double its round trips (docs/PERFORMANCE.md, "What one `roster
+        // import` costs").
+        tx.query_typed("SELECT pg_advisory_xact_lock($1)", &[(&IMPORT_LOCK, Type::INT8)])
+            .await?;
         tx.batch_execute(
             "CREATE TEMPORARY TABLE import_batch (
                  seq BIGINT, customer_id TEXT, reseller_id TEXT, status SMALLINT,
@@ -842,34 +859,36 @@ impl Store for PostgresStore {
         }
         writer.as_mut().finish().await?;
         let counts = tx
-            .query_one(
+            .query_typed(
                 "SELECT count(*), count(*) FILTER (WHERE NOT EXISTS
                      (SELECT 1 FROM customers c WHERE c.customer_id = b.customer_id))
                  FROM (SELECT DISTINCT customer_id FROM import_batch) b",
                 &[],
             )
             .await?;
+        let counts = counts.first().context("the import's counts")?;
         let (distinct, created): (i64, i64) = (counts.get(0), counts.get(1));
         // The file is staged; from here to the commit, writes through the
         // API wait (see `lock_generation`).
         lock_generation(&tx).await?;
         // A file may name a customer twice: the last record wins.
-        tx.execute(
+        tx.batch_execute(
             "INSERT INTO customers (customer_id, reseller_id, status, created_at, name_key, doc)
              SELECT DISTINCT ON (customer_id) customer_id, reseller_id, status, created_at, name_key, doc
              FROM import_batch ORDER BY customer_id, seq DESC
              ON CONFLICT (customer_id) DO UPDATE SET
                  reseller_id = excluded.reseller_id, status = excluded.status,
                  created_at = excluded.created_at, name_key = excluded.name_key, doc = excluded.doc",
-            &[],
         )
         .await?;
         let generation: Generation = tx
-            .query_one(
+            .query_typed(
                 "UPDATE roster_state SET generation = generation + 1 WHERE id = 1 RETURNING generation",
                 &[],
             )
             .await?
+            .first()
+            .context("the generation row")?
             .get(0);
         log_generation(&tx, generation, distinct, Changed::Table("import_batch")).await?;
         tx.commit().await?;
