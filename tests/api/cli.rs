@@ -627,3 +627,24 @@ fn the_demo_serves_what_its_curl_lines_promise() {
         .unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
+
+/// Opening a database whose schema is current takes no lock: a command
+/// that only reads runs while a long import holds the write lock (on
+/// SQLite it used to wait for it, and fail after 30 s with "database is
+/// locked"; so did a server starting).
+#[test]
+fn a_reading_command_runs_while_an_import_holds_the_write_lock() {
+    let database = TestDatabase::new();
+    let created = roster_json(
+        &database,
+        &["clients", "create", "--name", "Reader", "--resellers", "*"],
+    );
+    let hold = database.hold_writes();
+    let listed = roster_json(&database, &["clients", "list"]);
+    drop(hold);
+    assert_eq!(
+        listed,
+        json!([{"clientId": created["clientId"], "name": "Reader", "resellers": ["*"], "rateLimit": null,
+                "enabled": true, "apiVersion": "2025-08"}])
+    );
+}

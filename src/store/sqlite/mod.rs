@@ -171,6 +171,17 @@ impl SqliteStore {
 fn migrate(conn: &mut Connection) -> Result<()> {
     // WAL is a property of the file: set once, kept by every later connection.
     conn.pragma_update(None, "journal_mode", "WAL")?;
+    // Nearly every start finds the schema current: then the write lock
+    // below is not needed (a database without the table is migrated).
+    let latest = MIGRATIONS.last().map(|migration| migration.version);
+    if conn
+        .query_row("SELECT max(version) FROM schema_migrations", [], |r| {
+            r.get::<_, Option<i64>>(0)
+        })
+        .is_ok_and(|applied| applied == latest)
+    {
+        return Ok(());
+    }
     // IMMEDIATE takes the write lock first, so two processes starting on a
     // new file at once apply each migration exactly once.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
