@@ -58,6 +58,7 @@ impl Writer {
 
     /// Commits `write` (with the others waiting) and returns what became of
     /// it once the catalog shows it.
+    ///
     /// Dropped before the answer comes (the request ran out of time), the
     /// write is marked [`Abandoned`]: if its turn has not come yet, it is
     /// not written.
