@@ -1,6 +1,6 @@
 //! What every request passes through: one outer layer for the request id,
 //! the access log and the guard (size limits, the in-flight limit, the
-//! timeout → 500), then panic → 500. Each answers in SPEC §3's JSON shape,
+//! timeout → 500, a handler's panic → 500). Each answers in SPEC §3's JSON shape,
 //! so no limit leaks a bare body.
 //!
 //! One layer rather than three, and routes named by their handlers rather
@@ -20,16 +20,19 @@ use std::sync::Arc;
 use std::task::{self, Poll};
 use std::time::Instant;
 
+use std::panic::AssertUnwindSafe;
+
+use axum::Router;
 use axum::body::{Body, HttpBody};
 use axum::extract::{FromRequestParts, MatchedPath, Request};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use http::request::Parts;
 use http::{HeaderName, HeaderValue};
 use tokio::sync::Semaphore;
 use tower::{BoxError, Service, ServiceExt};
-use tower_http::catch_panic::ResponseForPanic;
 
 use super::error::{ApiError, InternalCause};
 use crate::app::HttpLimits;
@@ -126,16 +129,16 @@ fn generated_id() -> HeaderValue {
         .expect("a UUID is a valid header value")
 }
 
-/// The outer layer of every request, around `routes` (the router): see
+/// The outer layer of every request, around the routes: see
 /// [`request_context`].
 #[derive(Clone)]
-pub struct Context<S> {
-    routes: S,
+pub struct Context {
+    routes: Router,
     guard: Arc<Guard>,
 }
 
-impl<S> Context<S> {
-    pub fn new(routes: S, guard: Guard) -> Self {
+impl Context {
+    pub fn new(routes: Router, guard: Guard) -> Self {
         Context {
             routes,
             guard: Arc::new(guard),
@@ -143,14 +146,10 @@ impl<S> Context<S> {
     }
 }
 
-impl<S, B, R> Service<http::Request<B>> for Context<S>
+impl<B> Service<http::Request<B>> for Context
 where
-    S: Service<Request, Response = http::Response<R>, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send,
     B: HttpBody<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
-    R: HttpBody<Data = Bytes> + Send + 'static,
-    R::Error: Into<BoxError>,
 {
     type Response = Response;
     type Error = Infallible;
@@ -169,12 +168,7 @@ where
 
 /// Gives each request its id, guards it, echoes the id (and
 /// `X-Correlation-Id`) on the response, and writes one access-log line.
-async fn request_context<S, R>(guard: &Guard, mut request: Request, routes: S) -> Response
-where
-    S: Service<Request, Response = http::Response<R>, Error = Infallible>,
-    R: HttpBody<Data = Bytes> + Send + 'static,
-    R::Error: Into<BoxError>,
-{
+async fn request_context(guard: &Guard, mut request: Request, routes: Router) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let context = match request.headers().get(&X_REQUEST_ID) {
@@ -236,14 +230,10 @@ impl Guard {
     /// Refuses over-long URIs (414) and oversized header sections (431) in
     /// JSON, well below hyper's own buffer limit, which could only close the
     /// connection; then waits for an in-flight permit (back-pressure: at
-    /// most `--max-in-flight` requests are worked on at once); and answers
+    /// most `--max-in-flight` requests are worked on at once); answers a
+    /// handler's panic with 500 1124 (the message only logged); and answers
     /// 500 1124 when all of it runs past the timeout, dropping the work.
-    async fn run<S, R>(&self, request: Request, routes: S) -> Response
-    where
-        S: Service<Request, Response = http::Response<R>, Error = Infallible>,
-        R: HttpBody<Data = Bytes> + Send + 'static,
-        R::Error: Into<BoxError>,
-    {
+    async fn run(&self, request: Request, routes: Router) -> Response {
         let limits = &self.limits;
         let uri_bytes = request.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
         if uri_bytes > limits.max_uri_bytes {
@@ -274,8 +264,10 @@ impl Guard {
                         .expect("the in-flight semaphore is never closed"),
                 ),
             };
-            let Ok(response) = routes.oneshot(request).await;
-            response.map(Body::new)
+            match AssertUnwindSafe(routes.oneshot(request)).catch_unwind().await {
+                Ok(Ok(response)) => response,
+                Err(panic) => panic_response(panic),
+            }
         };
         match tokio::time::timeout(limits.request_timeout, work).await {
             Ok(response) => response,
@@ -285,17 +277,6 @@ impl Guard {
 }
 
 /// The response to a panic in a handler: 500 1124, the message only logged.
-#[derive(Clone, Copy)]
-pub struct PanicResponse;
-
-impl ResponseForPanic for PanicResponse {
-    type ResponseBody = Body;
-
-    fn response_for_panic(&mut self, payload: Box<dyn Any + Send + 'static>) -> Response {
-        panic_response(payload)
-    }
-}
-
 fn panic_response(payload: Box<dyn Any + Send + 'static>) -> Response {
     let message = payload
         .downcast_ref::<&str>()
@@ -324,9 +305,6 @@ mod tests {
     /// panic's message.
     #[tokio::test]
     async fn a_panicking_handler_is_answered_500_1124_with_the_request_id() {
-        use tower::Layer;
-        use tower_http::catch_panic::CatchPanicLayer;
-
         let routes = axum::Router::new().route(
             "/boom",
             axum::routing::get(|| async {
@@ -336,7 +314,7 @@ mod tests {
             }),
         );
         let api = Context::new(
-            CatchPanicLayer::custom(PanicResponse).layer(routes),
+            routes,
             Guard {
                 limits: crate::app::HttpLimits::default(),
                 in_flight: Semaphore::new(1),

@@ -27,15 +27,13 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tower::{Layer, ServiceExt};
-use tower_http::catch_panic::{CatchPanic, CatchPanicLayer};
+use tower::ServiceExt;
 
 use crate::app::App;
 pub use error::ApiError;
 
-/// The API: every route, with [`middleware::PanicResponse`] for a
-/// handler's panic, inside the [`middleware::Context`] of every request.
-pub type Api = middleware::Context<CatchPanic<Router, middleware::PanicResponse>>;
+/// The API: every route, inside the [`middleware::Context`] of every request.
+pub type Api = middleware::Context;
 
 /// Every route, behind the middleware of [`middleware`].
 pub fn router(app: Arc<App>) -> Api {
@@ -57,7 +55,7 @@ pub fn router(app: Arc<App>) -> Api {
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .with_state(app);
-    middleware::Context::new(CatchPanicLayer::custom(middleware::PanicResponse).layer(routes), guard)
+    middleware::Context::new(routes, guard)
 }
 
 /// Answers every request on `listener` with 503 ([`health::loading`]) until
