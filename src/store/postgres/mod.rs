@@ -138,11 +138,11 @@ impl PostgresStore {
         // import` opens the store): one statement says so, without the lock
         // and the statements below. A database without the table answers
         // an error here, and is migrated.
-        let latest = MIGRATIONS.last().map(|migration| migration.version);
         if let Ok(rows) = client
-            .query_typed("SELECT max(version) FROM schema_migrations", &[])
+            .query_typed("SELECT coalesce(max(version), 0) FROM schema_migrations", &[])
             .await
-            && rows.first().and_then(|row| row.get::<_, Option<i64>>(0)) == latest
+            && let Some(row) = rows.first()
+            && pending(MIGRATIONS, row.get(0)).next().is_none()
         {
             return Ok(());
         }

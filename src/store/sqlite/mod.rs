@@ -173,12 +173,11 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // Nearly every start finds the schema current: then the write lock
     // below is not needed (a database without the table is migrated).
-    let latest = MIGRATIONS.last().map(|migration| migration.version);
     if conn
-        .query_row("SELECT max(version) FROM schema_migrations", [], |r| {
-            r.get::<_, Option<i64>>(0)
+        .query_row("SELECT coalesce(max(version), 0) FROM schema_migrations", [], |r| {
+            r.get(0)
         })
-        .is_ok_and(|applied| applied == latest)
+        .is_ok_and(|applied| pending(MIGRATIONS, applied).next().is_none())
     {
         return Ok(());
     }
