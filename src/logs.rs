@@ -147,7 +147,12 @@ impl Access<'_> {
 /// `value` as `{:?}` writes it, without the formatting machinery for the
 /// usual case of nothing to escape.
 fn quoted(out: &mut Vec<u8>, value: &str) {
-    if value.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\') {
+    // Every byte checked, without stopping at the first that needs escaping
+    // (the rare case), so that the check runs over whole vectors of bytes.
+    let plain = value.bytes().fold(true, |plain, b| {
+        plain & b.is_ascii_graphic() & (b != b'"') & (b != b'\\')
+    });
+    if plain {
         out.push(b'"');
         out.extend_from_slice(value.as_bytes());
         out.push(b'"');
