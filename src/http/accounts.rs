@@ -12,13 +12,10 @@
 //! remembered with the id.
 //!
 //! Depends on `app`, `catalog`, `store`, `domain` and its siblings
-//! `caller`, `error`, `headers` and `middleware`.
-
-use std::sync::Arc;
+//! `caller`, `error`, `headers` and `request`.
 
 use axum::body::{Body, to_bytes};
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, Request, State};
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use sha2::{Digest, Sha256};
@@ -26,7 +23,7 @@ use sha2::{Digest, Sha256};
 use super::caller::{Answer, Caller, Handled, admit};
 use super::error::{ApiError, Result, json_headers, replied};
 use super::headers::{self, Body as Expected};
-use super::middleware::RequestId;
+use super::request::RequestId;
 use crate::app::App;
 use crate::app::writer::InFlight;
 use crate::catalog::tag_of;
@@ -44,70 +41,37 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The detail of a correlation id reused for another request (SPEC §7).
 const REUSED: &str = "X-Correlation-Id: already used for a different request";
 
-/// The request-id extension the middleware sets on every request.
-fn request_id(request: &Request) -> RequestId {
-    request
-        .extensions()
-        .get::<RequestId>()
-        .expect("the request-context middleware runs first")
-        .clone()
-}
-
-/// The path's customer id; one that does not even decode is no customer's.
-fn customer_id(path: std::result::Result<Path<String>, PathRejection>) -> String {
-    path.map_or_else(|_| "\u{FFFD}".to_owned(), |Path(id)| id)
-}
-
-pub async fn get(
-    State(app): State<Arc<App>>,
-    path: std::result::Result<Path<String>, PathRejection>,
-    request: Request,
-) -> Response {
-    let (customer_id, request_id) = (customer_id(path), request_id(&request));
-    let answer = match admit(&app, request.headers(), None).await {
+pub async fn get(app: &App, customer_id: String, request_id: &RequestId, request: Request) -> Response {
+    let answer = match admit(app, request.headers(), None).await {
         Ok(caller) => {
-            let handled = read(
-                &app,
-                &caller,
-                &request_id,
-                &customer_id,
-                request.headers(),
-                request.uri(),
-            )
-            .await;
+            let handled = read(app, &caller, request_id, &customer_id, request.headers(), request.uri()).await;
             Answer::from(caller, handled)
         }
         Err(refused) => refused,
     };
-    answer.respond(CUSTOMER_ROUTE)
+    answer.respond()
 }
 
-pub async fn create(State(app): State<Arc<App>>, request: Request) -> Response {
-    let request_id = request_id(&request);
-    let answer = match admit(&app, request.headers(), None).await {
+pub async fn create(app: &App, request_id: &RequestId, request: Request) -> Response {
+    let answer = match admit(app, request.headers(), None).await {
         Ok(caller) => {
             let (parts, body) = request.into_parts();
-            let handled = write(&app, &caller, &request_id, None, &parts.headers, &parts.uri, body).await;
+            let handled = write(app, &caller, request_id, None, &parts.headers, &parts.uri, body).await;
             Answer::from(caller, handled)
         }
         Err(refused) => refused,
     };
-    answer.respond(CUSTOMERS_ROUTE)
+    answer.respond()
 }
 
-pub async fn update(
-    State(app): State<Arc<App>>,
-    path: std::result::Result<Path<String>, PathRejection>,
-    request: Request,
-) -> Response {
-    let (customer_id, request_id) = (customer_id(path), request_id(&request));
-    let answer = match admit(&app, request.headers(), None).await {
+pub async fn update(app: &App, customer_id: String, request_id: &RequestId, request: Request) -> Response {
+    let answer = match admit(app, request.headers(), None).await {
         Ok(caller) => {
             let (parts, body) = request.into_parts();
             let handled = write(
-                &app,
+                app,
                 &caller,
-                &request_id,
+                request_id,
                 Some(&customer_id),
                 &parts.headers,
                 &parts.uri,
@@ -118,7 +82,7 @@ pub async fn update(
         }
         Err(refused) => refused,
     };
-    answer.respond(CUSTOMER_ROUTE)
+    answer.respond()
 }
 
 /// GET: headers → parameters → the customer, in scope → request id → 200

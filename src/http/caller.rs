@@ -4,7 +4,7 @@
 //! client, the rate decision) travels with the answer, because the
 //! response's headers and the access log need it whatever the outcome.
 //!
-//! Depends on `app`, `limits`, `telemetry`, `domain` and its siblings `error` and `middleware`.
+//! Depends on `app`, `limits`, `telemetry`, `domain` and its siblings `error`, `headers` and `request`.
 
 use std::sync::Arc;
 
@@ -13,7 +13,7 @@ use http::{HeaderMap, HeaderValue, header};
 
 use super::error::{ApiError, whole_seconds};
 use super::headers::X_API_VERSION;
-use super::middleware::{ClientId, routed};
+use super::request::ClientId;
 use crate::app::App;
 use crate::domain::{ApiVersion, ClientRecord};
 use crate::limits::{RateDecision, RatePolicy};
@@ -55,9 +55,8 @@ impl Answer {
     }
 
     /// The response, with the RateLimit headers, the API version (for an
-    /// authenticated caller), the client for the access log, and the route
-    /// that answered.
-    pub fn respond(self, route: &'static str) -> Response {
+    /// authenticated caller) and the client for the access log.
+    pub fn respond(self) -> Response {
         let mut response = self.result.unwrap_or_else(IntoResponse::into_response);
         if let Some(version) = self.version.or(self.client.as_ref().map(|client| client.api_version)) {
             response
@@ -70,7 +69,7 @@ impl Answer {
         if let Some(client) = self.client {
             response.extensions_mut().insert(ClientId(client));
         }
-        routed(route, response)
+        response
     }
 }
 

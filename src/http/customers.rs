@@ -2,54 +2,32 @@
 //! SPEC's order: token, API key, token binding, scope (auth) → rate limit →
 //! headers and parameters → reseller known → request-id replay → query.
 //!
-//! Depends on `app`, `domain` and its siblings `caller`, `error` and `middleware`.
+//! Depends on `app`, `domain` and its siblings `caller`, `error`, `headers` and `request`.
 
-use std::sync::Arc;
-
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, Request, State};
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode, Uri};
 
 use super::caller::{Answer, Caller, Handled, admit};
 use super::error::{ApiError, json_headers};
 use super::headers::{self, Body};
-use super::middleware::RequestId;
+use super::request::RequestId;
 use crate::app::App;
 use crate::catalog::Items;
 use crate::domain::{ApiVersion, ListQuery};
 
 pub const ROUTE: &str = "/v3/resellers/{reseller_id}/customers";
 
-pub async fn list(
-    State(app): State<Arc<App>>,
-    reseller_id: std::result::Result<Path<String>, PathRejection>,
-    request: Request,
-) -> Response {
-    // An id that does not even decode can be no reseller's: it goes through
-    // the checks as an unknown one.
-    let reseller_id = reseller_id.map_or_else(|_| "\u{FFFD}".to_owned(), |Path(id)| id);
-    let request_id = request
-        .extensions()
-        .get::<RequestId>()
-        .expect("the request-context middleware runs first");
+pub async fn list(app: &App, reseller_id: String, request_id: &RequestId, request: Request) -> Response {
     // 1–5: token, API key, token issued to that key's client, scope, rate limit.
-    let answer = match admit(&app, request.headers(), Some(&reseller_id)).await {
+    let answer = match admit(app, request.headers(), Some(&reseller_id)).await {
         Ok(caller) => {
-            let page = list_page(
-                &app,
-                &caller,
-                request_id,
-                &reseller_id,
-                request.headers(),
-                request.uri(),
-            )
-            .await;
+            let page = list_page(app, &caller, request_id, &reseller_id, request.headers(), request.uri()).await;
             Answer::from(caller, page)
         }
         Err(refused) => refused,
     };
-    answer.respond(ROUTE)
+    answer.respond()
 }
 
 /// Checks 6–8 and the page itself, in the API version asked for.

@@ -4,7 +4,7 @@
 //! error code table. Entirely offline: no script at all, styles inline, and
 //! a Content-Security-Policy that forbids loading anything.
 //!
-//! Depends on its siblings `openapi`, `error` and `middleware`.
+//! Depends on its siblings `openapi` and `error`.
 
 use std::fmt::Write;
 use std::sync::OnceLock;
@@ -14,12 +14,11 @@ use http::{HeaderValue, header};
 use serde_json::Value;
 
 use super::error::ApiError;
-use super::middleware::routed;
 use super::openapi;
 
 pub const ROUTE: &str = openapi::DOCS_ROUTE;
 
-pub async fn serve() -> Response {
+pub fn serve() -> Response {
     static PAGE: OnceLock<String> = OnceLock::new();
     let page = PAGE.get_or_init(|| render(openapi::document()));
     let headers = [
@@ -32,7 +31,7 @@ pub async fn serve() -> Response {
             HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src data:"),
         ),
     ];
-    routed(ROUTE, (headers, page.as_str()).into_response())
+    (headers, page.as_str()).into_response()
 }
 
 const STYLE: &str = "

@@ -2,12 +2,12 @@
 //! endpoint: `X-Request-Id`, `Accept`, `Content-Type` and `X-Api-Version`
 //! (400 1117, every broken one named), and `X-Correlation-Id` (400 4119).
 //!
-//! Depends on `domain` and its siblings `error` and `middleware`.
+//! Depends on `domain` and its siblings `error` and `request`.
 
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 
 use super::error::{ApiError, Result};
-use super::middleware::{RequestId, X_CORRELATION_ID};
+use super::request::{RequestId, X_CORRELATION_ID};
 use crate::domain::ApiVersion;
 
 pub static X_API_VERSION: HeaderName = HeaderName::from_static("x-api-version");

@@ -3,31 +3,26 @@
 //! (and Redis, when configured) answer, 503 otherwise. No authentication,
 //! so load balancers and orchestrators can probe them.
 //!
-//! Depends on `app` and its siblings `error` and `middleware`.
+//! Depends on `app` and its sibling `error`.
 
-use std::sync::Arc;
-
-use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, json_headers};
-use super::middleware::routed;
 use crate::app::App;
 
 pub const ROUTE: &str = "/healthz";
 pub const READY_ROUTE: &str = "/readyz";
 
-pub async fn health() -> Response {
-    routed(ROUTE, (json_headers(), r#"{"status":"ok"}"#).into_response())
+pub fn health() -> Response {
+    (json_headers(), r#"{"status":"ok"}"#).into_response()
 }
 
-pub async fn ready(State(app): State<Arc<App>>) -> Response {
+pub async fn ready(app: &App) -> Response {
     let unready = app.unready().await;
-    let response = match unready.is_empty() {
+    match unready.is_empty() {
         true => (json_headers(), r#"{"status":"ready"}"#).into_response(),
         false => ApiError::Unavailable(unready).into_response(),
-    };
-    routed(READY_ROUTE, response)
+    }
 }
 
 /// The answer to every request while the catalog loads (before the server

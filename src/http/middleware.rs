@@ -3,120 +3,41 @@
 //! timeout → 500, a handler's panic → 500). Each answers in SPEC §3's JSON shape,
 //! so no limit leaks a bare body.
 //!
-//! One layer rather than three, and routes named by their handlers rather
-//! than by a route layer: each `from_fn` layer clones and boxes the service
-//! below it on every request, ~1.2 µs a layer (docs/PERFORMANCE.md). For
-//! the same reason the outer layer is [`Context`], a service of our own
-//! around the whole router, rather than a `from_fn` layer the router copies
-//! onto every route.
+//! One layer rather than three, and a service of our own ([`Context`])
+//! around the routes rather than tower or axum layers: each `from_fn` layer
+//! cloned and boxed the service below it on every request, ~1.2 µs a layer
+//! (docs/PERFORMANCE.md). The route is found here, once, so the access
+//! log, the metrics and the in-flight limit know it before the handler
+//! runs.
 //!
-//! Depends on `app` (limits), `logs`, `telemetry`, `domain` and its sibling `error`.
+//! Depends on `app`, `logs`, `telemetry` and its siblings `routes`,
+//! `request` and `error`.
 
 use std::any::Any;
-use std::borrow::Cow;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::{IpAddr, Ipv6Addr};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::task::{self, Poll};
 use std::time::Instant;
 
-use std::panic::AssertUnwindSafe;
-
-use axum::Router;
 use axum::body::{Body, HttpBody};
-use axum::extract::{FromRequestParts, MatchedPath, Request};
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use http::request::Parts;
-use http::{HeaderName, HeaderValue};
+use http::HeaderValue;
 use tokio::sync::Semaphore;
-use tower::{BoxError, Service, ServiceExt};
+use tower::{BoxError, Service};
 
 use super::error::{ApiError, InternalCause};
-use crate::app::HttpLimits;
-use crate::domain::ClientRecord;
+use super::request::{ClientId, Peer, RequestId, X_CORRELATION_ID, X_REQUEST_ID};
+use super::routes::{self, Route};
+use crate::app::{App, HttpLimits};
 use crate::logs::Access;
 use crate::telemetry;
-
-pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-pub static X_CORRELATION_ID: HeaderName = HeaderName::from_static("x-correlation-id");
-
-/// The request's id (SPEC §2), as every response echoes it.
-#[derive(Debug, Clone)]
-pub enum RequestId {
-    /// The partner sent this valid id: it counts for replay.
-    Supplied(HeaderValue),
-    /// The partner sent none; this one was generated.
-    Generated(HeaderValue),
-    /// The partner sent an id that breaks SPEC §2's rule: this generated
-    /// one stands in, and the request is refused with 1117 at check 6.
-    Invalid(HeaderValue),
-}
-
-impl RequestId {
-    /// The id every response carries.
-    pub fn value(&self) -> &HeaderValue {
-        match self {
-            RequestId::Supplied(id) | RequestId::Generated(id) | RequestId::Invalid(id) => id,
-        }
-    }
-
-    /// The partner's own valid id, which replay checks spend.
-    pub fn supplied(&self) -> Option<&str> {
-        match self {
-            RequestId::Supplied(id) => Some(id.to_str().expect("a valid request id is visible ASCII")),
-            _ => None,
-        }
-    }
-}
-
-/// Which route answered, for the access log: set by each handler (see
-/// [`routed`]).
-#[derive(Clone)]
-struct RouteTemplate(Cow<'static, str>);
-
-/// `response`, marked as answered by `route` (a template of `super::router`).
-pub fn routed(route: &'static str, mut response: Response) -> Response {
-    response.extensions_mut().insert(RouteTemplate(Cow::Borrowed(route)));
-    response
-}
-
-/// The answer to a known path with an unsupported method, marked with the
-/// path's route like any handler's.
-pub async fn method_not_allowed(route: Option<MatchedPath>) -> Response {
-    let mut response = ApiError::MethodNotAllowed.into_response();
-    if let Some(route) = route {
-        response
-            .extensions_mut()
-            .insert(RouteTemplate(Cow::Owned(route.as_str().to_owned())));
-    }
-    response
-}
-
-/// The address a request came from (its connection's peer), for the
-/// token endpoint's failed-login limits. Unspecified when the router runs
-/// without [`super::serve`] (in tests).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Peer(pub IpAddr);
-
-impl<S: Send + Sync> FromRequestParts<S> for Peer {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<Peer>()
-            .copied()
-            .unwrap_or(Peer(IpAddr::V6(Ipv6Addr::UNSPECIFIED))))
-    }
-}
-
-/// The authenticated client, for the access log (the record the request
-/// already holds, so logging it costs no allocation).
-#[derive(Clone)]
-pub struct ClientId(pub Arc<ClientRecord>);
 
 /// 1–128 visible ASCII characters (SPEC §2).
 fn valid_request_id(value: &HeaderValue) -> bool {
@@ -130,19 +51,26 @@ fn generated_id() -> HeaderValue {
 }
 
 /// The outer layer of every request, around the routes: see
-/// [`request_context`].
+/// [`request_context`]. One per connection, which it knows the peer of.
 #[derive(Clone)]
 pub struct Context {
-    routes: Router,
+    app: Arc<App>,
     guard: Arc<Guard>,
+    peer: Peer,
 }
 
 impl Context {
-    pub fn new(routes: Router, guard: Guard) -> Self {
+    pub fn new(app: Arc<App>, guard: Guard) -> Self {
         Context {
-            routes,
+            app,
             guard: Arc::new(guard),
+            peer: Peer(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
         }
+    }
+
+    /// The same API, for a connection from `peer`.
+    pub fn for_peer(&self, peer: Peer) -> Self {
+        Context { peer, ..self.clone() }
     }
 }
 
@@ -156,19 +84,27 @@ where
     type Future = BoxFuture<'static, Result<Response, Infallible>>;
 
     fn poll_ready(&mut self, _: &mut task::Context<'_>) -> Poll<Result<(), Infallible>> {
-        // The routes are made ready per request, in `request_context`.
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let (routes, guard) = (self.routes.clone(), self.guard.clone());
-        Box::pin(async move { Ok(request_context(&guard, request.map(Body::new), routes).await) })
+        let (app, guard, peer) = (self.app.clone(), self.guard.clone(), self.peer);
+        Box::pin(async move {
+            let dispatch = |request, routed, request_id| routes::answer(app, routed, request_id, peer, request);
+            Ok(request_context(&guard, request.map(Body::new), dispatch).await)
+        })
     }
 }
 
-/// Gives each request its id, guards it, echoes the id (and
+/// Gives each request its id and its route, guards it, echoes the id (and
 /// `X-Correlation-Id`) on the response, and writes one access-log line.
-async fn request_context(guard: &Guard, mut request: Request, routes: Router) -> Response {
+/// `dispatch` answers the request, given its route (with the path's
+/// parameter, decoded) and its id.
+async fn request_context<F, Answer>(guard: &Guard, request: Request, dispatch: F) -> Response
+where
+    F: FnOnce(Request, Option<(Route, String)>, RequestId) -> Answer,
+    Answer: Future<Output = Response>,
+{
     let started = Instant::now();
     let method = request.method().clone();
     let context = match request.headers().get(&X_REQUEST_ID) {
@@ -177,9 +113,16 @@ async fn request_context(guard: &Guard, mut request: Request, routes: Router) ->
         None => RequestId::Generated(generated_id()),
     };
     let correlation_id = request.headers().get(&X_CORRELATION_ID).cloned();
-    request.extensions_mut().insert(context.clone());
+    let routed = routes::resolve(request.uri().path());
+    let route = routed.as_ref().map(|(route, _)| *route);
+    let own_budget = route.is_some_and(Route::has_own_budget);
 
-    let mut response = guard.run(request, routes).await;
+    let request_id = context.clone();
+    let mut response = guard
+        .run(request, own_budget, move |request| {
+            dispatch(request, routed, request_id)
+        })
+        .await;
 
     let headers = response.headers_mut();
     headers.insert(X_REQUEST_ID.clone(), context.value().clone());
@@ -187,7 +130,7 @@ async fn request_context(guard: &Guard, mut request: Request, routes: Router) ->
         headers.insert(X_CORRELATION_ID.clone(), correlation_id);
     }
     let status = response.status().as_u16();
-    let route = response.extensions().get::<RouteTemplate>().map(|r| r.0.as_ref());
+    let route = route.map(Route::template);
     let latency = started.elapsed();
     telemetry::request(route.unwrap_or("unmatched"), &method, status, latency);
     let client_id = response.extensions().get::<ClientId>().map(|c| c.0.client_id.as_str());
@@ -219,11 +162,6 @@ async fn request_context(guard: &Guard, mut request: Request, routes: Router) ->
 pub struct Guard {
     pub limits: HttpLimits,
     pub in_flight: Semaphore,
-    /// Paths that do not wait for an in-flight permit: logins have their
-    /// own budget (`auth::logins`) and health checks cost nothing, so a
-    /// login flood cannot fill the API's permits, nor a busy API fail a
-    /// probe.
-    pub outside_in_flight: Vec<&'static str>,
 }
 
 impl Guard {
@@ -233,7 +171,12 @@ impl Guard {
     /// most `--max-in-flight` requests are worked on at once); answers a
     /// handler's panic with 500 1124 (the message only logged); and answers
     /// 500 1124 when all of it runs past the timeout, dropping the work.
-    async fn run(&self, request: Request, routes: Router) -> Response {
+    /// A route with its own budget (`own_budget`) takes no permit.
+    async fn run<F, Answer>(&self, request: Request, own_budget: bool, work: F) -> Response
+    where
+        F: FnOnce(Request) -> Answer,
+        Answer: Future<Output = Response>,
+    {
         let limits = &self.limits;
         let uri_bytes = request.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
         if uri_bytes > limits.max_uri_bytes {
@@ -253,7 +196,6 @@ impl Guard {
             }
             .into_response();
         }
-        let own_budget = self.outside_in_flight.contains(&request.uri().path());
         let work = async {
             let _permit = match own_budget {
                 true => None,
@@ -264,8 +206,8 @@ impl Guard {
                         .expect("the in-flight semaphore is never closed"),
                 ),
             };
-            match AssertUnwindSafe(routes.oneshot(request)).catch_unwind().await {
-                Ok(Ok(response)) => response,
+            match AssertUnwindSafe(work(request)).catch_unwind().await {
+                Ok(response) => response,
                 Err(panic) => panic_response(panic),
             }
         };
@@ -305,27 +247,20 @@ mod tests {
     /// panic's message.
     #[tokio::test]
     async fn a_panicking_handler_is_answered_500_1124_with_the_request_id() {
-        let routes = axum::Router::new().route(
-            "/boom",
-            axum::routing::get(|| async {
-                panic!("secret internals");
-                #[allow(unreachable_code)]
-                ()
-            }),
-        );
-        let api = Context::new(
-            routes,
-            Guard {
-                limits: crate::app::HttpLimits::default(),
-                in_flight: Semaphore::new(1),
-                outside_in_flight: Vec::new(),
-            },
-        );
-        let request = http::Request::get("/boom")
+        let guard = Guard {
+            limits: crate::app::HttpLimits::default(),
+            in_flight: Semaphore::new(1),
+        };
+        let request = http::Request::get("/v3/customers/1")
             .header("x-request-id", "trace-7")
             .body(Body::empty())
             .unwrap();
-        let response = api.oneshot(request).await.unwrap();
+        let handler = |_, _, _| async {
+            panic!("secret internals");
+            #[allow(unreachable_code)]
+            ApiError::NotFound.into_response()
+        };
+        let response = request_context(&guard, request, handler).await;
         assert_eq!(response.status(), http::StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(response.headers()["x-request-id"], "trace-7");
         assert_eq!(response.headers()["content-type"], "application/json");

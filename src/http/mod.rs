@@ -1,4 +1,4 @@
-//! The HTTP surface: the router, its middleware, and [`serve`], which runs it
+//! The HTTP surface: the routes, the layer around them, and [`serve`], which runs it
 //! on a listener the caller bound until the caller's shutdown signal.
 //!
 //! Depends on `app`, `catalog`, `auth`, `limits`, `store`, `logs`, `telemetry` and `domain`.
@@ -12,6 +12,8 @@ pub mod headers;
 pub mod health;
 pub mod middleware;
 pub mod openapi;
+pub mod request;
+pub mod routes;
 pub mod token;
 
 use std::future::Future;
@@ -19,43 +21,27 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::{get, post};
-use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tower::ServiceExt;
 
 use crate::app::App;
 pub use error::ApiError;
 
-/// The API: every route, inside the [`middleware::Context`] of every request.
+/// The API: every route ([`routes`]), inside the [`middleware::Context`] of
+/// every request.
 pub type Api = middleware::Context;
 
-/// Every route, behind the middleware of [`middleware`].
+/// The API of `app`.
 pub fn router(app: Arc<App>) -> Api {
     let guard = middleware::Guard {
         in_flight: Semaphore::new(app.limits.max_in_flight.max(1)),
         limits: app.limits.clone(),
-        outside_in_flight: vec![token::ROUTE, token::ROUTE_V2, health::ROUTE, health::READY_ROUTE],
     };
-    let routes = Router::new()
-        .route(customers::ROUTE, get(customers::list))
-        .route(accounts::CUSTOMERS_ROUTE, post(accounts::create))
-        .route(accounts::CUSTOMER_ROUTE, get(accounts::get).patch(accounts::update))
-        .route(token::ROUTE, post(token::issue))
-        .route(token::ROUTE_V2, post(token::issue_v2))
-        .route(health::ROUTE, get(health::health))
-        .route(health::READY_ROUTE, get(health::ready))
-        .route(openapi::ROUTE, get(openapi::serve))
-        .route(docs::ROUTE, get(docs::serve))
-        .fallback(|| async { ApiError::NotFound })
-        .method_not_allowed_fallback(middleware::method_not_allowed)
-        .with_state(app);
-    middleware::Context::new(routes, guard)
+    middleware::Context::new(app, guard)
 }
 
 /// Answers every request on `listener` with 503 ([`health::loading`]) until
@@ -118,11 +104,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let peer = middleware::Peer(peer.ip().to_canonical());
-        let service = router.clone().map_request(move |mut request: http::Request<Incoming>| {
-            request.extensions_mut().insert(peer);
-            request
-        });
+        let service = router.for_peer(request::Peer(peer.ip().to_canonical()));
         let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let connection = graceful.watch(connection);
         tokio::spawn(async move {

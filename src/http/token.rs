@@ -4,21 +4,20 @@
 //! milliseconds. Errors follow RFC 6749 §5.2 (`{"error": …}`), as OAuth
 //! clients expect.
 //!
-//! Depends on `app`, `auth`, `telemetry`, `domain` and its siblings `error` and `middleware`.
+//! Depends on `app`, `auth`, `telemetry`, `domain` and its siblings `error` and `request`.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, to_bytes};
-use axum::extract::State;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::json;
 
-use super::middleware::Peer;
+use super::request::Peer;
 use crate::app::App;
 use crate::auth::clients::{IssuedToken, token_for};
 use crate::auth::logins::Refusal;
@@ -95,18 +94,19 @@ pub const ROUTE_V2: &str = "/ims/token/v2";
 /// enough for a person who mistyped (docs/DECISIONS.md).
 const REFUSAL_PAUSE: Duration = Duration::from_secs(1);
 
-pub async fn issue(State(app): State<Arc<App>>, peer: Peer, headers: HeaderMap, body: Body) -> Response {
-    let response = respond(grant(&app, peer.0, &headers, None, body).await, |token| {
+pub async fn issue(app: &App, peer: Peer, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    respond(grant(app, peer.0, &parts.headers, None, body).await, |token| {
         token.expires_in
     })
-    .await;
-    super::middleware::routed(ROUTE, response)
+    .await
 }
 
-pub async fn issue_v2(State(app): State<Arc<App>>, peer: Peer, uri: Uri, headers: HeaderMap, body: Body) -> Response {
-    let granted = grant(&app, peer.0, &headers, Some(uri.query().unwrap_or_default()), body).await;
-    let response = respond(granted, |token| token.expires_in.saturating_mul(1000)).await;
-    super::middleware::routed(ROUTE_V2, response)
+pub async fn issue_v2(app: &App, peer: Peer, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let query = parts.uri.query().unwrap_or_default();
+    let granted = grant(app, peer.0, &parts.headers, Some(query), body).await;
+    respond(granted, |token| token.expires_in.saturating_mul(1000)).await
 }
 
 /// The token response, `expires_in` as `lifetime` gives it; or the error

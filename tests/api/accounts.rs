@@ -174,6 +174,52 @@ async fn get_of_an_unknown_or_out_of_scope_customer_is_the_same_404() {
     assert_eq!(replayed.json()["code"], "4120");
 }
 
+/// A customer's path is one whole segment, percent-decoded; HEAD answers
+/// as GET without the body; another method is 405 naming the allowed ones.
+#[tokio::test]
+async fn the_customer_path_is_one_decoded_segment_and_head_answers_as_get() {
+    let (server, partner) = server().await;
+    let got = server.get_as(&partner, "/v3/customers/C1").await;
+    let encoded = server.get_as(&partner, "/v3/customers/%43%31").await;
+    assert_eq!((encoded.status, encoded.json()), (200, got.json()));
+    let no_route = error_body("404", "Resource not found", &[]);
+    for path in [
+        "/v3/customers/",
+        "/v3/customers/C1/",
+        "/v3/customers/C1/x",
+        "/v3//customers/C1",
+        "/V3/customers/C1",
+    ] {
+        let response = server.get_as(&partner, path).await;
+        assert_eq!(response.error(), (404, no_route.clone()), "{path}");
+    }
+    // An encoded slash stays inside the id: no such customer.
+    let response = server.get_as(&partner, "/v3/customers/C1%2Fx").await;
+    assert_eq!(response.error(), (404, error_body("1116", "Invalid Customer", &[])));
+
+    let head = server
+        .request(Method::HEAD, "/v3/customers/C1")
+        .partner(&partner)
+        .send()
+        .await;
+    assert_eq!((head.status, head.body.len()), (200, 0));
+    let length = got.body.len().to_string();
+    assert_eq!(head.header("content-length"), Some(length.as_str()));
+    for name in ["content-type", "etag", "x-api-version"] {
+        assert_eq!(head.header(name), got.header(name), "{name}");
+    }
+    let put = server
+        .request(Method::PUT, "/v3/customers/C1")
+        .partner(&partner)
+        .send()
+        .await;
+    assert_eq!(put.error(), (405, error_body("405", "Method not allowed", &[])));
+    assert_eq!(put.header("allow"), Some("GET,HEAD,PATCH"));
+    let get = server.get_as(&partner, "/v3/customers").await;
+    assert_eq!(get.error(), (405, error_body("405", "Method not allowed", &[])));
+    assert_eq!(get.header("allow"), Some("POST"));
+}
+
 #[tokio::test]
 async fn get_takes_no_parameters_and_checks_the_correlation_id() {
     let (server, partner) = server().await;
