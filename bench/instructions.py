@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Instructions per request, counted by valgrind's callgrind: a measure of
+Roster's own per-request cost that the shared machine's noise does not
+move (the same binary and requests give the same count to within about
+1 %),
+for comparing two builds where wrk's ±10 % would hide the difference.
+
+Builds a small database (2,000 generated customers), starts each binary
+under callgrind on it, sends warm-up requests, then counts the
+instructions of N requests on four keep-alive connections, one request at
+a time. The ceiling (bench/ceiling.rs) is counted the same way, serving
+the bytes Roster answered for the first path.
+
+    bench/instructions.py target/release/roster /tmp/roster-before
+    bench/instructions.py --path /v3/customers/ID --requests 2000 BINARY...
+
+The count includes what the server does on the kernel's behalf in user
+space (hyper, tokio), not the kernel's own work, and callgrind runs code
+without SHA extensions, so the token's HMAC counts several times what it
+costs on hardware that has them.
+"""
+
+import argparse
+import glob
+import http.client
+import json
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PORT = 18899
+
+
+def roster_json(binary, database, *args):
+    output = subprocess.run([binary, *args, "--database", database], stdout=subprocess.PIPE, check=True).stdout
+    return json.loads(output)
+
+
+def count(args, paths, headers, requests, out):
+    """Instructions per request of the server `args` answering `paths` in turn."""
+    server = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *args],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 600
+        while True:
+            try:
+                probe = http.client.HTTPConnection("127.0.0.1", PORT, timeout=5)
+                probe.request("GET", "/readyz")
+                if probe.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("the server did not become ready")
+            time.sleep(0.5)
+        connections = [http.client.HTTPConnection("127.0.0.1", PORT, timeout=30) for _ in range(4)]
+        bodies = []
+
+        def send(i):
+            connection = connections[i % len(connections)]
+            connection.request("GET", paths[i % len(paths)], headers=headers)
+            response = connection.getresponse()
+            body = response.read()
+            if response.status not in (200, 304):
+                raise SystemExit(f"{paths[i % len(paths)]}: {response.status} {body[:200]!r}")
+            return body
+
+        for i in range(200):
+            bodies.append(send(i))
+        subprocess.run(["callgrind_control", "--zero", str(server.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        for i in range(requests):
+            send(i)
+        subprocess.run(["callgrind_control", "--dump", str(server.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    finally:
+        server.terminate()
+        server.wait()
+    dump = min((f for f in glob.glob(out + ".*")), key=os.path.getmtime)
+    with open(dump) as lines:
+        total = next(int(line.split()[1]) for line in lines if line.startswith(("summary:", "totals:")))
+    return total / requests, bodies[0]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("binaries", nargs="+", help="roster binaries to count")
+    parser.add_argument("--path", action="append",
+                        help="a path to request (repeatable; default: one customer, and a reseller's first page)")
+    parser.add_argument("--requests", type=int, default=2000)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="roster-instructions."))
+    database = f"sqlite://{work}/roster.db"
+    first = args.binaries[0]
+    data = work / "customers.ndjson"
+    with open(data, "wb") as out:
+        subprocess.run([first, "generate", "--customers", "2000", "--resellers", "5", "--seed", "1"],
+                       stdout=out, check=True)
+    subprocess.run([first, "import", "--database", database, data], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    client = roster_json(first, database, "clients", "create", "--name", "bench", "--resellers", "*")
+    token = roster_json(first, database, "tokens", "issue", "--client-id", client["clientId"])["access_token"]
+    headers = {"Authorization": f"Bearer {token}", "X-Api-Key": client["clientId"]}
+    with open(data) as lines:
+        record = json.loads(next(lines))
+    paths = args.path or [f"/v3/customers/{record['customerId']}",
+                          f"/v3/resellers/{record['resellerId']}/customers"]
+
+    for path in paths:
+        print(f"{path}, {args.requests} requests:")
+        body = None
+        for binary in args.binaries:
+            serve = [binary, "serve", "--database", database, "--listen", f"127.0.0.1:{PORT}", "--rate-limit", "0"]
+            per_request, body = count(serve, [path], headers, args.requests, str(work / "callgrind"))
+            print(f"  {per_request:9,.0f}  {binary}")
+        (work / "body").write_bytes(body)
+        ceiling = [str(ROOT / "target" / "release" / "examples" / "ceiling"), f"127.0.0.1:{PORT}", str(work / "body")]
+        if Path(ceiling[0]).exists():
+            per_request, _ = count(ceiling, [path], headers, args.requests, str(work / "callgrind"))
+            print(f"  {per_request:9,.0f}  the ceiling, answering the same {len(body):,} bytes")
+
+
+if __name__ == "__main__":
+    main()
