@@ -13,6 +13,7 @@ the bytes Roster answered for the first path.
 
     bench/instructions.py target/release/roster /tmp/roster-before
     bench/instructions.py --path /v3/customers/ID --requests 2000 BINARY...
+    bench/instructions.py --serve-args '--metrics-listen 127.0.0.1:18898' BINARY
 
 The count includes what the server does on the kernel's behalf in user
 space (hyper, tokio), not the kernel's own work, and callgrind runs code
@@ -25,6 +26,7 @@ import glob
 import http.client
 import json
 import os
+import shlex
 import subprocess
 import tempfile
 import time
@@ -89,6 +91,8 @@ def main():
     parser.add_argument("--path", action="append",
                         help="a path to request (repeatable; default: one customer, and a reseller's first page)")
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--serve-args", default="",
+                        help="more arguments for `roster serve`, e.g. '--metrics-listen 127.0.0.1:18898'")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="roster-instructions."))
@@ -111,7 +115,8 @@ def main():
         print(f"{path}, {args.requests} requests:")
         body = None
         for binary in args.binaries:
-            serve = [binary, "serve", "--database", database, "--listen", f"127.0.0.1:{PORT}", "--rate-limit", "0"]
+            serve = [binary, "serve", "--database", database, "--listen", f"127.0.0.1:{PORT}", "--rate-limit", "0",
+                     *shlex.split(args.serve_args)]
             per_request, body = count(serve, [path], headers, args.requests, str(work / "callgrind"))
             print(f"  {per_request:9,.0f}  {binary}")
         (work / "body").write_bytes(body)
