@@ -91,6 +91,8 @@ def main():
     parser.add_argument("--path", action="append",
                         help="a path to request (repeatable; default: one customer, and a reseller's first page)")
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--header", action="append", default=[],
+                        help="another request header, as 'Name: value' (repeatable), e.g. 'X-Api-Version: 2025-11'")
     parser.add_argument("--serve-args", default="",
                         help="more arguments for `roster serve`, e.g. '--metrics-listen 127.0.0.1:18898'")
     args = parser.parse_args()
@@ -106,6 +108,7 @@ def main():
     client = roster_json(first, database, "clients", "create", "--name", "bench", "--resellers", "*")
     token = roster_json(first, database, "tokens", "issue", "--client-id", client["clientId"])["access_token"]
     headers = {"Authorization": f"Bearer {token}", "X-Api-Key": client["clientId"]}
+    headers.update(tuple(part.strip() for part in header.split(":", 1)) for header in args.header)
     with open(data) as lines:
         record = json.loads(next(lines))
     paths = args.path or [f"/v3/customers/{record['customerId']}",
