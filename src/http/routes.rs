@@ -219,7 +219,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn paths_fit_their_templates_segment_by_segment() {
+    fn paths_fit_their_templates() {
         assert_eq!(
             Route::of("/v3/resellers/2000/customers"),
             Some((Route::CustomerList, Some("2000")))
@@ -245,6 +245,36 @@ mod tests {
             "/v3/resellers/1/customers/2",
         ] {
             assert_eq!(Route::of(unknown), None, "{unknown:?}");
+        }
+    }
+
+    /// The table and the OpenAPI document (built from the handlers'
+    /// templates) describe the same API: every documented path resolves to
+    /// the route of that template, which answers exactly the documented
+    /// methods (and HEAD with GET), and every route is documented.
+    #[test]
+    fn the_routes_are_the_paths_and_methods_of_the_openapi_document() {
+        let paths = openapi::document()["paths"].as_object().expect("paths");
+        for (template, operations) in paths {
+            let path = template.replace('{', "x").replace('}', "");
+            let (route, _) = Route::of(&path).unwrap_or_else(|| panic!("{template} has no route"));
+            assert_eq!(route.template(), template);
+            let mut methods: Vec<String> = operations
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(|m| m.to_uppercase())
+                .collect();
+            if methods.contains(&"GET".to_owned()) {
+                methods.push("HEAD".to_owned());
+            }
+            methods.sort();
+            let mut allowed: Vec<&str> = route.allow().split(',').collect();
+            allowed.sort();
+            assert_eq!(methods, allowed, "{template}");
+        }
+        for (route, _) in ROUTES {
+            assert!(paths.contains_key(route.template()), "{route:?} is not documented");
         }
     }
 
