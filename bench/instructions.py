@@ -41,8 +41,8 @@ def roster_json(binary, database, *args):
     return json.loads(output)
 
 
-def count(args, paths, headers, requests, out):
-    """Instructions per request of the server `args` answering `paths` in turn."""
+def count(args, path, headers, requests, out):
+    """Instructions per request of the server `args` answering `path`, and its first answer."""
     server = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *args],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -59,19 +59,19 @@ def count(args, paths, headers, requests, out):
                 raise SystemExit("the server did not become ready")
             time.sleep(0.5)
         connections = [http.client.HTTPConnection("127.0.0.1", PORT, timeout=30) for _ in range(4)]
-        bodies = []
 
         def send(i):
             connection = connections[i % len(connections)]
-            connection.request("GET", paths[i % len(paths)], headers=headers)
+            connection.request("GET", path, headers=headers)
             response = connection.getresponse()
             body = response.read()
             if response.status not in (200, 304):
-                raise SystemExit(f"{paths[i % len(paths)]}: {response.status} {body[:200]!r}")
+                raise SystemExit(f"{path}: {response.status} {body[:200]!r}")
             return body
 
-        for i in range(200):
-            bodies.append(send(i))
+        first = send(0)
+        for i in range(1, 200):
+            send(i)
         subprocess.run(["callgrind_control", "--zero", str(server.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
         for i in range(requests):
             send(i)
@@ -82,7 +82,7 @@ def count(args, paths, headers, requests, out):
     dump = min((f for f in glob.glob(out + ".*")), key=os.path.getmtime)
     with open(dump) as lines:
         total = next(int(line.split()[1]) for line in lines if line.startswith(("summary:", "totals:")))
-    return total / requests, bodies[0]
+    return total / requests, first
 
 
 def main():
@@ -120,12 +120,12 @@ def main():
         for binary in args.binaries:
             serve = [binary, "serve", "--database", database, "--listen", f"127.0.0.1:{PORT}", "--rate-limit", "0",
                      *shlex.split(args.serve_args)]
-            per_request, body = count(serve, [path], headers, args.requests, str(work / "callgrind"))
+            per_request, body = count(serve, path, headers, args.requests, str(work / "callgrind"))
             print(f"  {per_request:9,.0f}  {binary}")
         (work / "body").write_bytes(body)
         ceiling = [str(ROOT / "target" / "release" / "examples" / "ceiling"), f"127.0.0.1:{PORT}", str(work / "body")]
         if Path(ceiling[0]).exists():
-            per_request, _ = count(ceiling, [path], headers, args.requests, str(work / "callgrind"))
+            per_request, _ = count(ceiling, path, headers, args.requests, str(work / "callgrind"))
             print(f"  {per_request:9,.0f}  the ceiling, answering the same {len(body):,} bytes")
 
 
