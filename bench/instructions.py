@@ -41,6 +41,26 @@ def roster_json(binary, database, *args):
     return json.loads(output)
 
 
+def small_database(binary, work):
+    """2,000 generated customers of five resellers in a SQLite database under
+    `work`, a client for all of them: (database URL, request headers, default
+    paths: one customer and its reseller's first page)."""
+    database = f"sqlite://{work}/roster.db"
+    data = work / "customers.ndjson"
+    with open(data, "wb") as out:
+        subprocess.run([binary, "generate", "--customers", "2000", "--resellers", "5", "--seed", "1"],
+                       stdout=out, check=True)
+    subprocess.run([binary, "import", "--database", database, data],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    client = roster_json(binary, database, "clients", "create", "--name", "bench", "--resellers", "*")
+    token = roster_json(binary, database, "tokens", "issue", "--client-id", client["clientId"])["access_token"]
+    headers = {"Authorization": f"Bearer {token}", "X-Api-Key": client["clientId"]}
+    with open(data) as lines:
+        record = json.loads(next(lines))
+    return database, headers, [f"/v3/customers/{record['customerId']}",
+                               f"/v3/resellers/{record['resellerId']}/customers"]
+
+
 def count(args, path, headers, requests, out):
     """Instructions per request of the server `args` answering `path`, and its first answer."""
     server = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *args],
@@ -98,21 +118,9 @@ def main():
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="roster-instructions."))
-    database = f"sqlite://{work}/roster.db"
-    first = args.binaries[0]
-    data = work / "customers.ndjson"
-    with open(data, "wb") as out:
-        subprocess.run([first, "generate", "--customers", "2000", "--resellers", "5", "--seed", "1"],
-                       stdout=out, check=True)
-    subprocess.run([first, "import", "--database", database, data], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    client = roster_json(first, database, "clients", "create", "--name", "bench", "--resellers", "*")
-    token = roster_json(first, database, "tokens", "issue", "--client-id", client["clientId"])["access_token"]
-    headers = {"Authorization": f"Bearer {token}", "X-Api-Key": client["clientId"]}
+    database, headers, paths = small_database(args.binaries[0], work)
     headers.update(tuple(part.strip() for part in header.split(":", 1)) for header in args.header)
-    with open(data) as lines:
-        record = json.loads(next(lines))
-    paths = args.path or [f"/v3/customers/{record['customerId']}",
-                          f"/v3/resellers/{record['resellerId']}/customers"]
+    paths = args.path or paths
 
     for path in paths:
         print(f"{path}, {args.requests} requests:")
