@@ -18,7 +18,8 @@ to reach another path's.
     bench/equivalent.py                          # GET one, and a reseller's first page
     bench/equivalent.py --rounds 5 --path /v3/customers/ID target/release/roster
 
-Uses the small database of bench/instructions.py (2,000 customers).
+Builds roster and the ceiling (release) first, installs wrk if missing, and
+uses the small database of bench/instructions.py (2,000 customers).
 """
 
 import argparse
@@ -27,7 +28,7 @@ import tempfile
 from pathlib import Path
 
 from instructions import small_database
-from run import CEILING, OUT, ROSTER, Process, get, wait_for, wrk
+from run import CEILING, OUT, ROSTER, Process, build, ensure_tools, get, wait_for, wrk
 
 ROSTER_PORT = 18480
 CEILING_PORT = 18490
@@ -45,7 +46,7 @@ def equivalent(work, times, roster_time):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("binary", nargs="?", default=str(ROSTER), help="the roster binary (default: the release build)")
+    parser.add_argument("binary", nargs="?", help="the roster binary (default: the release build, built first)")
     parser.add_argument("--path", action="append", help="a path to request (repeatable)")
     parser.add_argument("--work", default="0,1000,2000,3000", help="the ceilings' work per request, ns")
     parser.add_argument("--rounds", type=int, default=3)
@@ -55,6 +56,9 @@ def main():
     if len(work) < 2 or work != sorted(work):
         raise SystemExit("--work: at least two levels, in increasing order")
 
+    ensure_tools()
+    build()
+    args.binary = args.binary or str(ROSTER)
     scratch = Path(tempfile.mkdtemp(prefix="roster-equivalent."))
     database, headers, paths = small_database(args.binary, scratch)
     OUT.mkdir(parents=True, exist_ok=True)
@@ -79,7 +83,7 @@ def main():
             finally:
                 for ceiling in ceilings:
                     ceiling.stop()
-            print(f"{path} ({body.stat().st_size:,} bytes), medians of {args.rounds} rounds, wrk -t2 -c64 {args.seconds} s:")
+            print(f"{path} ({body.stat().st_size:,} bytes), the median of {args.rounds} round(s), wrk -t2 -c64 {args.seconds} s:")
             for i, ns in enumerate(work):
                 rps = statistics.median(r[0][i] for r in rounds)
                 ratio = statistics.median(r[0][i] / r[0][0] for r in rounds)
