@@ -1074,6 +1074,12 @@ NOTES = """
   (docs/PERFORMANCE.md); PostgreSQL is read only at start and to follow
   the change log. The PostgreSQL tables therefore measure the same read
   path with a different store behind it.
+- GET one customer's ratio against S1's: Roster does about the same
+  work for either request, and S1's ceiling takes longer over each 15 KB
+  answer (wrk's share most of all), so the same work costs S1 a smaller
+  share of its ceiling. `bench/equivalent.py` reads both off as "the
+  ceiling + N ns of work" (docs/PERFORMANCE.md, "Measured: Roster as the
+  ceiling plus known work").
 - Where the time goes, and what was measured to get here, is in
   docs/PERFORMANCE.md.
 """
