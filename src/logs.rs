@@ -12,6 +12,9 @@
 //! line in either format in a fraction of that. Every other event,
 //! failed requests included, still goes through tracing.
 //!
+//! [`chain`] is how an error and its causes read in one line, on stderr
+//! and in the logs.
+//!
 //! Depends on nothing else in Roster.
 
 use std::io::{self, Write};
@@ -291,9 +294,66 @@ impl<'a> MakeWriter<'a> for BufferedStderr {
     }
 }
 
+/// `error` and its causes, joined by ": " as anyhow's `{:#}` joins them,
+/// leaving out a cause the line already ends with. Some errors
+/// repeat their source: a refused PostgreSQL connection read "…: error
+/// connecting to server: error connecting to server: Connection refused".
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        let said = line
+            .strip_suffix(text.as_str())
+            .is_some_and(|before| before.is_empty() || before.ends_with(": "));
+        if !said {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = cause.source();
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_chain_says_each_cause_once() {
+        #[derive(Debug)]
+        struct Level(&'static str, Option<Box<Level>>);
+        impl std::fmt::Display for Level {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl std::error::Error for Level {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                self.1.as_deref().map(|level| level as _)
+            }
+        }
+        let refused = Level(
+            "Error occurred while creating a new object: error connecting to server",
+            Some(Box::new(Level(
+                "error connecting to server",
+                Some(Box::new(Level("Connection refused (os error 111)", None))),
+            ))),
+        );
+        let error = anyhow::Error::new(refused).context("connecting to PostgreSQL");
+        assert_eq!(
+            chain(&*error),
+            "connecting to PostgreSQL: Error occurred while creating a new object: \
+             error connecting to server: Connection refused (os error 111)"
+        );
+        assert_eq!(chain(&*anyhow::anyhow!("alone")), "alone");
+        let file = anyhow::Error::new(Level("roster.db", None)).context("opening /var/lib/roster.db");
+        assert_eq!(
+            chain(&*file),
+            "opening /var/lib/roster.db: roster.db",
+            "only a whole cause is left out"
+        );
+    }
 
     #[test]
     fn buffers_until_flushed() {

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", roster::logs::chain(&*error));
             ExitCode::FAILURE
         }
     }

@@ -2,7 +2,7 @@
 //! the listener and serve until SIGINT or SIGTERM. `roster demo` serves
 //! through the same [`until_signal`].
 //!
-//! Depends on `http`, `app`, `store` and `telemetry`.
+//! Depends on `http`, `app`, `store`, `logs` and `telemetry`.
 
 use std::sync::Arc;
 
@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use tokio::net::TcpListener;
 
 use crate::app::{App, AppConfig};
-use crate::{http, store, telemetry};
+use crate::{http, logs, store, telemetry};
 
 /// What `roster serve` needs beyond its flags' defaults.
 #[derive(Debug, Clone)]
@@ -25,6 +25,8 @@ pub struct ServeOptions {
 /// Binds first, then opens the database and loads the catalog, answering
 /// 503 meanwhile (`/readyz` included, SPEC §9); then serves.
 pub async fn run(options: ServeOptions) -> Result<()> {
+    // A mistyped URL is refused before anything listens, not after.
+    store::DatabaseUrl::parse(&options.database)?;
     let listener = TcpListener::bind(&options.listen)
         .await
         .with_context(|| format!("listening on {}", options.listen))?;
@@ -37,7 +39,7 @@ pub async fn run(options: ServeOptions) -> Result<()> {
         tracing::info!(address = %metrics.local_addr()?, "serving metrics at /metrics");
         tokio::spawn(async move {
             if let Err(error) = telemetry::serve(metrics, handle).await {
-                tracing::error!(error = %format!("{error:#}"), "the metrics listener stopped");
+                tracing::error!(error = %logs::chain(&*error), "the metrics listener stopped");
             }
         });
     }

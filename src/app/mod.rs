@@ -3,7 +3,7 @@
 //! the abuse controls, built once at start; and the configuration types
 //! the layers above share.
 //!
-//! Depends on `catalog`, `auth`, `limits` and `store`.
+//! Depends on `catalog`, `auth`, `limits`, `store` and `logs`.
 
 pub mod writer;
 
@@ -189,7 +189,7 @@ impl App {
 async fn probe(problem: &'static str, check: impl Future<Output = Result<()>>) -> Option<&'static str> {
     let cause = match tokio::time::timeout(READINESS_TIMEOUT, check).await {
         Ok(Ok(())) => return None,
-        Ok(Err(error)) => format!("{error:#}"),
+        Ok(Err(error)) => crate::logs::chain(&*error),
         Err(_) => format!("no answer within {} s", READINESS_TIMEOUT.as_secs()),
     };
     tracing::warn!(%cause, "not ready: {problem}");

@@ -8,7 +8,7 @@
 //! Also the in-flight half of idempotency (SPEC §7): a correlation id
 //! being processed on this server answers a repeat with 4122.
 //!
-//! Depends on `catalog`, `store` and `telemetry`.
+//! Depends on `catalog`, `store`, `logs` and `telemetry`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -147,7 +147,7 @@ async fn commit_groups(mut queue: mpsc::Receiver<Job>, store: Arc<dyn Store>, ca
                 {
                     // Committed and durable; the follower applies it shortly.
                     tracing::warn!(
-                        error = format!("{error:#}"),
+                        error = crate::logs::chain(&*error),
                         generation,
                         "a committed write is not applied yet"
                     );
@@ -157,7 +157,7 @@ async fn commit_groups(mut queue: mpsc::Receiver<Job>, store: Arc<dyn Store>, ca
                 }
             }
             Err(error) => {
-                let cause = format!("{error:#}");
+                let cause = crate::logs::chain(&*error);
                 for done in done {
                     let _ = done.send(Err(anyhow!("the write's transaction failed: {cause}")));
                 }

@@ -1,7 +1,7 @@
 //! Who is calling: partner clients, their secrets and tokens, and checks 1–4
 //! of SPEC §2's order (token, API key, token-to-key binding, reseller scope).
 //!
-//! Depends on `store` and `domain`.
+//! Depends on `store`, `logs` and `domain`.
 
 pub mod clients;
 pub mod logins;
@@ -120,7 +120,7 @@ impl Authenticator {
                 Some(cached) => {
                     // Trusted for another cache period: one database attempt
                     // (and one warning) per client per period, not per request.
-                    tracing::warn!(error = %format!("{error:#}"), "reading a client failed; using its last record");
+                    tracing::warn!(error = %crate::logs::chain(&*error), "reading a client failed; using its last record");
                     self.clients.write().expect("client cache lock").insert(
                         client_id.to_owned(),
                         CachedClient {

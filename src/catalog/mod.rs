@@ -14,7 +14,7 @@
 //! or one write changed more customers than are worth applying one by one)
 //! is a new catalog built beside the old one, which serves until the swap.
 //!
-//! Depends on `store`, `telemetry`, `memory` and `domain`.
+//! Depends on `store`, `logs`, `telemetry`, `memory` and `domain`.
 
 pub mod documents;
 pub mod index;
@@ -229,7 +229,7 @@ impl Catalog {
                 Err(error) => {
                     if failing_since.is_none() || logged.elapsed() >= FOLLOW_FAILURE_LOG_EVERY {
                         tracing::warn!(
-                            error = format!("{error:#}"),
+                            error = crate::logs::chain(&*error),
                             failing_for_ms = failing_since.map_or(0, |since| since.elapsed().as_millis() as u64),
                             "following the change log failed; serving what was applied, retrying"
                         );

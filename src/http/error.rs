@@ -1,8 +1,8 @@
 //! The one error type of the API and its code table (SPEC §3): every error,
 //! 500 included, leaves as `{"code","message","additionalDetails"}` JSON.
 //!
-//! Depends on `auth` (its error type), `store` (a remembered reply) and
-//! `domain` (a body's problems).
+//! Depends on `auth` (its error type), `store` (a remembered reply), `logs`
+//! (how a cause reads) and `domain` (a body's problems).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -253,7 +253,7 @@ impl IntoResponse for ApiError {
             ApiError::Internal(cause) => {
                 response
                     .extensions_mut()
-                    .insert(InternalCause(Arc::new(format!("{cause:#}"))));
+                    .insert(InternalCause(Arc::new(crate::logs::chain(&*cause))));
             }
             ApiError::Timeout => {
                 response

@@ -333,6 +333,21 @@ fn every_command_has_help() {
 }
 
 #[test]
+fn serve_refuses_a_database_url_of_another_kind_before_listening() {
+    let output = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["serve", "--database", "mysql://db/roster", "--listen", "127.0.0.1:0"])
+        .env_remove("ROSTER_LOG")
+        .output()
+        .expect("running roster");
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "error: --database must be sqlite://PATH or postgres://…\n",
+        "one line, and no \"listening\" before it"
+    );
+}
+
+#[test]
 fn generate_is_deterministic_ndjson() {
     let database = TestDatabase::new();
     let run = |seed: &str| {
