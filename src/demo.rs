@@ -31,6 +31,12 @@ pub struct DemoOptions {
 
 pub async fn run(args: DemoOptions) -> Result<()> {
     let config = args.config;
+    // The address first: a port in use is said at once, before generating
+    // data (a million customers take a while) or creating a database.
+    store::DatabaseUrl::parse(&args.database)?;
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
     let store = store::open(&args.database).await?;
     let resellers = (args.customers / 1_250).clamp(3, 2_000) as u32;
     if store.generation().await? == 0 {
@@ -70,9 +76,6 @@ pub async fn run(args: DemoOptions) -> Result<()> {
     let token = issue_token(store.as_ref(), &client_id, None).await?;
 
     let app = App::new(store, config).await?;
-    let listener = TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("listening on {}", args.listen))?;
     let base = format!("http://{}", listener.local_addr()?);
     let size = |rank: u32| app.catalog.reseller_size(&reseller_id(rank));
     let (large, small) = (reseller_id(0), reseller_id(resellers.saturating_sub(1)));

@@ -560,6 +560,27 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0_and_logs_no_secrets() {
 }
 
 #[test]
+fn the_demo_says_at_once_that_its_port_is_taken() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("demo.db");
+    let output = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["demo", "--listen", &address, "--database"])
+        .arg(format!("sqlite://{}", path.display()))
+        .env_remove("ROSTER_DATABASE")
+        .env_remove("ROSTER_LOG")
+        .output()
+        .expect("running roster demo");
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!("error: listening on {address}: Address already in use (os error 98)\n")
+    );
+    assert!(!path.exists(), "nothing generated, no database created");
+}
+
+#[test]
 fn the_demo_serves_what_its_curl_lines_promise() {
     let database = TestDatabase::new();
     let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
