@@ -332,16 +332,23 @@ fn every_command_has_help() {
     }
 }
 
-#[test]
-fn serve_refuses_a_database_url_of_another_kind_before_listening() {
+/// What a command that must fail (exit 1) writes to stderr, run with no
+/// `ROSTER_DATABASE` and no `ROSTER_LOG` from the environment.
+fn refusal(args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args(["serve", "--database", "mysql://db/roster", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("ROSTER_DATABASE")
         .env_remove("ROSTER_LOG")
         .output()
         .expect("running roster");
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(1), "roster {args:?}");
+    String::from_utf8(output.stderr).expect("UTF-8 on stderr")
+}
+
+#[test]
+fn serve_refuses_a_database_url_of_another_kind_before_listening() {
     assert_eq!(
-        String::from_utf8_lossy(&output.stderr),
+        refusal(&["serve", "--database", "mysql://db/roster", "--listen", "127.0.0.1:0"]),
         "error: --database must be sqlite://PATH or postgres://…\n",
         "one line, and no \"listening\" before it"
     );
@@ -565,16 +572,9 @@ fn the_demo_says_at_once_that_its_port_is_taken() {
     let address = taken.local_addr().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("demo.db");
-    let output = Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args(["demo", "--listen", &address, "--database"])
-        .arg(format!("sqlite://{}", path.display()))
-        .env_remove("ROSTER_DATABASE")
-        .env_remove("ROSTER_LOG")
-        .output()
-        .expect("running roster demo");
-    assert_eq!(output.status.code(), Some(1));
+    let database = format!("sqlite://{}", path.display());
     assert_eq!(
-        String::from_utf8_lossy(&output.stderr),
+        refusal(&["demo", "--listen", &address, "--database", &database]),
         format!("error: listening on {address}: Address already in use (os error 98)\n")
     );
     assert!(!path.exists(), "nothing generated, no database created");
