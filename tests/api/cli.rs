@@ -567,6 +567,30 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0_and_logs_no_secrets() {
 }
 
 #[test]
+fn a_sqlite_database_in_a_missing_directory_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing");
+    let database = format!("sqlite://{}/roster.db", missing.display());
+    assert_eq!(
+        refusal(&["clients", "list", "--database", &database]),
+        format!(
+            "error: opening SQLite database {0}/roster.db: {0} does not exist\n",
+            missing.display()
+        )
+    );
+    let file = dir.path().join("file");
+    std::fs::write(&file, "").unwrap();
+    let database = format!("sqlite://{}/roster.db", file.display());
+    assert_eq!(
+        refusal(&["clients", "list", "--database", &database]),
+        format!(
+            "error: opening SQLite database {0}/roster.db: {0} is not a directory\n",
+            file.display()
+        )
+    );
+}
+
+#[test]
 fn the_demo_says_at_once_that_its_port_is_taken() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = taken.local_addr().unwrap().to_string();

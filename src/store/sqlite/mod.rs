@@ -143,6 +143,22 @@ fn connect(path: &Path) -> Result<Connection> {
 impl SqliteStore {
     /// Opens (creating if needed) the database file and migrates it.
     pub async fn open(path: PathBuf) -> Result<Self> {
+        // SQLite's own answer for a missing directory is "unable to open
+        // database file", which does not say which part is wrong.
+        if let Some(directory) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !directory.is_dir()
+        {
+            let problem = if directory.exists() {
+                "is not a directory"
+            } else {
+                "does not exist"
+            };
+            bail!(
+                "opening SQLite database {}: {} {problem}",
+                path.display(),
+                directory.display()
+            );
+        }
         let store = SqliteStore {
             pool: Arc::new(Pool {
                 path: path.clone(),
