@@ -569,25 +569,21 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0_and_logs_no_secrets() {
 #[test]
 fn a_sqlite_database_in_a_missing_directory_is_named_as_such() {
     let dir = tempfile::tempdir().unwrap();
-    let missing = dir.path().join("missing");
-    let database = format!("sqlite://{}/roster.db", missing.display());
-    assert_eq!(
-        refusal(&["clients", "list", "--database", &database]),
-        format!(
-            "error: opening SQLite database {0}/roster.db: {0} does not exist\n",
-            missing.display()
-        )
-    );
     let file = dir.path().join("file");
     std::fs::write(&file, "").unwrap();
-    let database = format!("sqlite://{}/roster.db", file.display());
-    assert_eq!(
-        refusal(&["clients", "list", "--database", &database]),
-        format!(
-            "error: opening SQLite database {0}/roster.db: {0} is not a directory\n",
-            file.display()
-        )
-    );
+    for (parent, problem) in [
+        (dir.path().join("missing"), "does not exist"),
+        (file, "is not a directory"),
+    ] {
+        let database = format!("sqlite://{}/roster.db", parent.display());
+        assert_eq!(
+            refusal(&["clients", "list", "--database", &database]),
+            format!(
+                "error: opening SQLite database {0}/roster.db: {0} {problem}\n",
+                parent.display()
+            )
+        );
+    }
 }
 
 #[test]
