@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{TestDatabase, credentials};
+use crate::support::{TestDatabase, credentials, service};
 
 pub fn roster(database: &TestDatabase, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_roster"))
@@ -584,6 +584,22 @@ fn a_sqlite_database_in_a_missing_directory_is_named_as_such() {
             )
         );
     }
+}
+
+#[test]
+fn a_missing_postgresql_database_is_named_in_the_servers_words() {
+    let Some(base) = service("ROSTER_TEST_POSTGRES") else {
+        return;
+    };
+    let database = format!("{base}/roster_missing_{}", uuid::Uuid::new_v4().simple());
+    let name = database.rsplit('/').next().unwrap();
+    assert_eq!(
+        refusal(&["clients", "list", "--database", &database]),
+        format!(
+            "error: preparing PostgreSQL database {database}: connecting to PostgreSQL: \
+             db error: FATAL: database \"{name}\" does not exist\n"
+        )
+    );
 }
 
 #[test]

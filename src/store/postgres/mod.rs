@@ -129,6 +129,12 @@ impl PostgresStore {
             .get()
             .await
             .inspect_err(|_| telemetry::dependency_error("database"))
+            .map_err(|error| match error {
+                // The server's or the socket's own words, without deadpool's
+                // "Error occurred while creating a new object" before them.
+                deadpool_postgres::PoolError::Backend(error) => anyhow::Error::new(error),
+                other => anyhow::Error::new(other),
+            })
             .context("connecting to PostgreSQL")
     }
 
