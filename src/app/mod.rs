@@ -126,12 +126,14 @@ impl Drop for App {
 
 impl App {
     pub async fn new(store: Arc<dyn Store>, config: AppConfig) -> Result<Arc<App>> {
-        let catalog = Catalog::load_with(store.clone(), config.catalog.clone()).await?;
-        let auth = Authenticator::new(store.clone(), config.client_cache_ttl).await?;
+        // Redis first: an unreachable one is said before the catalog loads
+        // (about ten seconds at a million customers), not after.
         let shared = match &config.redis {
             Some(url) => Some(SharedLimits::connect(url).await?),
             None => None,
         };
+        let catalog = Catalog::load_with(store.clone(), config.catalog.clone()).await?;
+        let auth = Authenticator::new(store.clone(), config.client_cache_ttl).await?;
         let (rate, replay) = match &shared {
             Some(shared) => (
                 RateLimiter::shared(config.rate_limit, shared.clone()),

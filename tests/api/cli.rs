@@ -603,6 +603,29 @@ fn a_missing_postgresql_database_is_named_in_the_servers_words() {
 }
 
 #[test]
+fn serve_says_redis_does_not_answer_before_loading_the_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}/roster.db", dir.path().display());
+    let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let redis = format!("redis://{}", unused.local_addr().unwrap());
+    drop(unused);
+    let stderr = refusal(&[
+        "serve",
+        "--database",
+        &database,
+        "--listen",
+        "127.0.0.1:0",
+        "--redis",
+        &redis,
+    ]);
+    assert!(
+        stderr.ends_with("error: connecting to Redis: Connection refused (os error 111)\n"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("catalog loaded"), "{stderr}");
+}
+
+#[test]
 fn the_demo_says_at_once_that_its_port_is_taken() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = taken.local_addr().unwrap().to_string();
