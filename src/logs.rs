@@ -295,9 +295,10 @@ impl<'a> MakeWriter<'a> for BufferedStderr {
 }
 
 /// `error` and its causes, joined by ": " as anyhow's `{:#}` joins them,
-/// leaving out a cause the line already ends with. Some errors
-/// repeat their source: a refused PostgreSQL connection read "…: error
-/// connecting to server: error connecting to server: Connection refused".
+/// leaving out a cause the line already ends with. Some errors repeat
+/// their source's text in their own; deadpool's did, and a refused
+/// PostgreSQL connection read "…: error connecting to server: error
+/// connecting to server: Connection refused".
 pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut line = error.to_string();
     let mut source = error.source();
