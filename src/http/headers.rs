@@ -7,7 +7,7 @@
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 
 use super::error::{ApiError, Result};
-use super::request::{RequestId, X_CORRELATION_ID};
+use super::request::{RequestId, X_CORRELATION_ID, is_valid_id};
 use crate::domain::ApiVersion;
 
 pub static X_API_VERSION: HeaderName = HeaderName::from_static("x-api-version");
@@ -71,9 +71,7 @@ pub fn check(headers: &HeaderMap, request_id: &RequestId, body: Body) -> Result<
 pub fn correlation_id(headers: &HeaderMap) -> Result<Option<&str>> {
     match headers.get(&X_CORRELATION_ID) {
         None => Ok(None),
-        Some(value) if (1..=128).contains(&value.len()) && value.as_bytes().iter().all(u8::is_ascii_graphic) => {
-            Ok(Some(value.to_str().expect("visible ASCII")))
-        }
+        Some(value) if is_valid_id(value) => Ok(Some(value.to_str().expect("visible ASCII"))),
         Some(_) => Err(ApiError::CorrelationInvalid(
             "X-Correlation-Id: must be 1 to 128 visible ASCII characters",
         )),

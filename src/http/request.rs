@@ -15,6 +15,12 @@ use crate::domain::ClientRecord;
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub static X_CORRELATION_ID: HeaderName = HeaderName::from_static("x-correlation-id");
 
+/// Whether a request or correlation id is 1–128 visible ASCII characters,
+/// the one rule SPEC §2 (`X-Request-Id`) and §7 (`X-Correlation-Id`) share.
+pub fn is_valid_id(value: &HeaderValue) -> bool {
+    (1..=128).contains(&value.len()) && value.as_bytes().iter().all(u8::is_ascii_graphic)
+}
+
 /// The request's id (SPEC §2), as every response echoes it.
 #[derive(Debug, Clone)]
 pub enum RequestId {
@@ -54,3 +60,18 @@ pub struct Peer(pub IpAddr);
 /// already holds, so logging it costs no allocation).
 #[derive(Clone)]
 pub struct ClientId(pub Arc<ClientRecord>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_is_1_to_128_visible_ascii_characters() {
+        assert!(is_valid_id(&HeaderValue::from_static("abc-123_X:/")));
+        assert!(is_valid_id(&HeaderValue::from_str(&"a".repeat(128)).unwrap()));
+        assert!(!is_valid_id(&HeaderValue::from_str(&"a".repeat(129)).unwrap()));
+        assert!(!is_valid_id(&HeaderValue::from_static("")));
+        assert!(!is_valid_id(&HeaderValue::from_static("has space")));
+        assert!(!is_valid_id(&HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap()));
+    }
+}
