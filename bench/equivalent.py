@@ -39,9 +39,9 @@ def equivalent(work, times, roster_time):
     Roster's: linear between the two nearest levels, or past the last two."""
     pairs = list(zip(work, times))
     for (w0, t0), (w1, t1) in zip(pairs, pairs[1:]):
-        if roster_time <= t1 or (w1, t1) == pairs[-1]:
-            return w0 + (roster_time - t0) * (w1 - w0) / (t1 - t0)
-    raise AssertionError("at least two levels")
+        if roster_time <= t1:
+            break
+    return w0 + (roster_time - t0) * (w1 - w0) / (t1 - t0)
 
 
 def main():
