@@ -269,6 +269,14 @@ pub enum ClientsCommand {
         #[command(flatten)]
         database: DatabaseArg,
     },
+    /// Enable a disabled client again; it logs in for new tokens (those it
+    /// had stay revoked).
+    Enable {
+        /// The client id.
+        id: String,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
     /// Give a client a new secret; its tokens stop working within seconds.
     RotateSecret {
         /// The client id.
@@ -452,19 +460,24 @@ async fn clients(command: ClientsCommand) -> Result<()> {
             };
             print_json(&client_json(&client));
         }
-        ClientsCommand::Disable { id, database } => {
-            let store = store::open(&database.database).await?;
-            if !store.disable_client(&id).await? {
-                bail!("no client with id {id}");
-            }
-            print_json(&json!({"clientId": id, "enabled": false}));
-        }
+        ClientsCommand::Disable { id, database } => set_enabled(&id, &database, false).await?,
+        ClientsCommand::Enable { id, database } => set_enabled(&id, &database, true).await?,
         ClientsCommand::RotateSecret { id, database } => {
             let store = store::open(&database.database).await?;
             let secret = rotate_secret(store.as_ref(), &id).await?;
             print_json(&json!({"clientId": id, "clientSecret": secret}));
         }
     }
+    Ok(())
+}
+
+/// `clients disable` and `clients enable`: prints `{"clientId": …, "enabled": …}`.
+async fn set_enabled(id: &str, database: &DatabaseArg, enabled: bool) -> Result<()> {
+    let store = store::open(&database.database).await?;
+    if !store.set_client_enabled(id, enabled).await? {
+        bail!("no client with id {id}");
+    }
+    print_json(&json!({"clientId": id, "enabled": enabled}));
     Ok(())
 }
 

@@ -90,8 +90,11 @@ pub trait Store: Send + Sync + 'static {
     async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>>;
     /// Every client, in the order they were created.
     async fn clients(&self) -> Result<Vec<ClientRecord>>;
-    /// Disables a client and revokes its tokens; `false` if there is no such client.
-    async fn disable_client(&self, client_id: &str) -> Result<bool>;
+    /// Disables a client and revokes its tokens, or enables it again;
+    /// `false` if there is no such client. Enabling revokes nothing and
+    /// restores nothing: the tokens revoked when it was disabled stay
+    /// refused, and it logs in again for new ones.
+    async fn set_client_enabled(&self, client_id: &str, enabled: bool) -> Result<bool>;
     /// Replaces a client's secret hash and revokes its tokens; `false` if
     /// there is no such client.
     async fn replace_secret(&self, client_id: &str, secret_hash: &str) -> Result<bool>;

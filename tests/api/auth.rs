@@ -7,7 +7,7 @@ use roster::auth::clients::rotate_secret;
 use roster::auth::unix_now;
 use serde_json::json;
 
-use crate::support::{TestServer, credentials, customer, error_body, test_config};
+use crate::support::{Partner, TestServer, credentials, customer, error_body, test_config};
 
 const PATH: &str = "/v3/resellers/R1/customers";
 
@@ -102,7 +102,7 @@ async fn the_api_key_must_be_present_known_and_enabled() {
         .send()
         .await;
     assert_eq!(response.error(), (403, bad_key()));
-    assert!(server.store.disable_client(&partner.key).await.unwrap());
+    assert!(server.store.set_client_enabled(&partner.key, false).await.unwrap());
     let response = server.get_as(&partner, PATH).await;
     assert_eq!(response.error(), (403, bad_key()));
     assert_eq!(response.header("www-authenticate"), None);
@@ -140,9 +140,37 @@ async fn revocation_reaches_a_server_within_the_cache_time() {
     let server = TestServer::start_with(config, &[customer("C1", "R1", "1000", "Acme", "2025-01-01T00:00:00Z")]).await;
     let partner = server.client("*").await;
     assert_eq!(server.get_as(&partner, PATH).await.status, 200);
-    server.store.disable_client(&partner.key).await.unwrap();
+    server.store.set_client_enabled(&partner.key, false).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     assert_eq!(server.get_as(&partner, PATH).await.error(), (403, bad_key()));
+}
+
+/// `roster clients enable` (docs/DECISIONS.md, "CLI"): a client disabled
+/// and enabled again logs in for new tokens; the token it held when it was
+/// disabled stays revoked.
+#[tokio::test]
+async fn an_enabled_client_logs_in_again_but_its_old_tokens_stay_revoked() {
+    let server = server().await;
+    let partner = server.client("*").await;
+    let before = server.get_as(&partner, PATH).await;
+    assert_eq!(before.status, 200);
+    assert!(server.store.set_client_enabled(&partner.key, false).await.unwrap());
+    assert_eq!(server.get_as(&partner, PATH).await.error(), (403, bad_key()));
+
+    assert!(server.store.set_client_enabled(&partner.key, true).await.unwrap());
+    assert_eq!(server.get_as(&partner, PATH).await.error(), (401, invalid()));
+    let login = server
+        .token_request(&credentials(&partner.key, &partner.secret))
+        .send()
+        .await;
+    assert_eq!(login.status, 200, "{}", login.text());
+    let renewed = Partner {
+        token: login.json()["access_token"].as_str().unwrap().to_owned(),
+        ..partner.clone()
+    };
+    let after = server.get_as(&renewed, PATH).await;
+    assert_eq!((after.status, after.json()), (200, before.json()));
+    assert!(!server.store.set_client_enabled("nobody", true).await.unwrap());
 }
 
 #[tokio::test]
@@ -264,7 +292,7 @@ async fn the_token_endpoint_refuses_bad_credentials_and_grants() {
     );
     assert_eq!(response.header("www-authenticate"), Some("Basic realm=\"roster\""));
 
-    server.store.disable_client(&partner.key).await.unwrap();
+    server.store.set_client_enabled(&partner.key, false).await.unwrap();
     let response = post(credentials(&partner.key, &partner.secret)).await;
     assert_eq!(
         (response.status, response.json()),

@@ -215,11 +215,25 @@ async fn clients_and_tokens_commands() {
         format!("error: client {id} is disabled\n")
     );
 
-    let output = roster(&database, &["clients", "disable", "nobody"]);
     assert_eq!(
-        String::from_utf8_lossy(&output.stderr),
-        "error: no client with id nobody\n"
+        roster_json(&database, &["clients", "enable", &id]),
+        json!({"clientId": id, "enabled": true})
     );
+    let token = roster_json(
+        &database,
+        &["tokens", "issue", "--client-id", &id, "--expires-in", "60"],
+    );
+    assert_eq!(token["expires_in"], json!(60));
+    assert_eq!(roster_json(&database, &["clients", "list"])[0]["enabled"], json!(true));
+
+    for command in ["disable", "enable"] {
+        let output = roster(&database, &["clients", command, "nobody"]);
+        assert_eq!(output.status.code(), Some(1));
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr),
+            "error: no client with id nobody\n"
+        );
+    }
     let output = roster(&database, &["clients", "create", "--name", "x", "--resellers", "R1,*"]);
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
@@ -314,6 +328,7 @@ fn every_command_has_help() {
         &["clients", "create"],
         &["clients", "list"],
         &["clients", "disable"],
+        &["clients", "enable"],
         &["clients", "rotate-secret"],
         &["clients", "update"],
         &["tokens"],

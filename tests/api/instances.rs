@@ -294,7 +294,7 @@ async fn disabling_a_client_reaches_every_instance_within_the_cache_time() {
     let partner = a.client("*").await;
     assert_eq!(a.get_as(&partner, PATH).await.status, 200);
     assert_eq!(b.get_as(&partner, PATH).await.status, 200);
-    assert!(a.store.disable_client(&partner.key).await.unwrap());
+    assert!(a.store.set_client_enabled(&partner.key, false).await.unwrap());
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(a.get_as(&partner, PATH).await.json()["code"], "4115");
     assert_eq!(b.get_as(&partner, PATH).await.json()["code"], "4115");

@@ -942,12 +942,13 @@ impl Store for PostgresStore {
         read_clients(&**client, "", &[]).await
     }
 
-    async fn disable_client(&self, client_id: &str) -> Result<bool> {
+    async fn set_client_enabled(&self, client_id: &str, enabled: bool) -> Result<bool> {
         let client = self.client().await?;
         Ok(client
             .execute(
-                "UPDATE clients SET enabled = false, token_epoch = token_epoch + 1 WHERE client_id = $1",
-                &[&client_id],
+                "UPDATE clients SET enabled = $2, token_epoch = token_epoch + CASE WHEN $2 THEN 0 ELSE 1 END \
+                 WHERE client_id = $1",
+                &[&client_id, &enabled],
             )
             .await?
             > 0)

@@ -800,12 +800,12 @@ impl Store for SqliteStore {
         self.run(|conn| read_clients(conn, "", &[])).await
     }
 
-    async fn disable_client(&self, client_id: &str) -> Result<bool> {
+    async fn set_client_enabled(&self, client_id: &str, enabled: bool) -> Result<bool> {
         let client_id = client_id.to_owned();
         self.run(move |conn| {
             Ok(conn.execute(
-                "UPDATE clients SET enabled = 0, token_epoch = token_epoch + 1 WHERE client_id = ?1",
-                [client_id],
+                "UPDATE clients SET enabled = ?2, token_epoch = token_epoch + (1 - ?2) WHERE client_id = ?1",
+                rusqlite::params![client_id, enabled],
             )? > 0)
         })
         .await
