@@ -216,6 +216,25 @@ impl NamePattern {
         Some((start, end))
     }
 
+    /// This pattern as [`SingleBytes`], when it is two to eight one-byte
+    /// runs between stars and nothing else.
+    pub fn single_bytes(&self) -> Option<SingleBytes> {
+        let singles = self.leading_star
+            && self.trailing_star
+            && (2..=MAX_SINGLES).contains(&self.parts.len())
+            && self.parts.iter().all(|part| part.len() == 1);
+        singles.then(|| {
+            let mut bytes = [0u8; MAX_SINGLES];
+            for (byte, part) in bytes.iter_mut().zip(&self.parts) {
+                *byte = part.as_bytes()[0];
+            }
+            SingleBytes {
+                bytes,
+                count: self.parts.len(),
+            }
+        })
+    }
+
     /// Whether two or more runs have a star on both sides (`*s*t*t*`,
     /// `ab*c*d*`): whether a name matches is then least predictable from
     /// the gram sets (they do not keep order), and short names are checked
@@ -316,6 +335,42 @@ fn one_run_within(text: &[u8], len: usize, span: std::ops::Range<usize>, run: &[
         starts &= starts - 1;
     }
     false
+}
+
+/// The most runs [`SingleBytes`] takes.
+const MAX_SINGLES: usize = 8;
+
+/// A pattern of two to eight one-byte runs, each with a star on both
+/// sides (`*a*e*`, `*s*t*t*`): the shape whose candidates are most often
+/// not matches (names with an a and an e, in either order), so the one
+/// whose check decides its cost. Checked in the catalog's loop itself, by
+/// one position mask per run and the lowest bit of each above the last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SingleBytes {
+    bytes: [u8; MAX_SINGLES],
+    count: usize,
+}
+
+impl SingleBytes {
+    /// Whether the name `text[..len]` holds the bytes in order; `None`
+    /// for a name longer than [`SHORT_NAME`] (ask
+    /// [`NamePattern::matches_folded_in`]). Reads `text` past `len` as
+    /// that does.
+    #[inline(always)]
+    pub fn matches_in(&self, text: &[u8], len: usize) -> Option<bool> {
+        if len > SHORT_NAME {
+            return None;
+        }
+        let mut found = [0u64; MAX_SINGLES];
+        positions(text, len, &self.bytes[..self.count], &mut found[..self.count]);
+        // Without an early exit, as in [`RunMasks::in_order`]: a byte not
+        // found sends `from` past every position.
+        let mut from = 0u32;
+        for &mask in &found[..self.count] {
+            from = (mask & u64::MAX.checked_shl(from).unwrap_or(0)).trailing_zeros() + 1;
+        }
+        Some(from <= len as u32)
+    }
 }
 
 /// Where, among `count` runs, those with a star on both sides are.
@@ -661,6 +716,33 @@ mod tests {
         ) {
             if let (Ok(pattern), Some(expected)) = (NamePattern::parse(&raw), glob(&raw, &name)) {
                 proptest::prop_assert_eq!(pattern.matches(&name), expected, "{:?}", pattern);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+        /// One-byte runs between stars (`*a*e*`), checked by
+        /// [`SingleBytes`] in the catalog's own loop: like plain globbing,
+        /// whatever follows the name in its buffer, and long names left to
+        /// the general matcher.
+        #[test]
+        fn single_bytes_agree_with_plain_globbing(
+            raw in r"\*([ab ]\*){1,9}",
+            name in "[ab ]{0,12}|[ab ]{20,70}",
+            after in "[ab]{0,64}",
+        ) {
+            let pattern = NamePattern::parse(&raw).unwrap();
+            let expected = glob(&raw, &name).unwrap();
+            let mut text = name.clone().into_bytes();
+            text.extend_from_slice(after.as_bytes());
+            let runs = raw.matches('*').count() - 1;
+            match pattern.single_bytes() {
+                Some(singles) => proptest::prop_assert_eq!(
+                    singles.matches_in(&text, name.len()),
+                    (name.len() <= SHORT_NAME).then_some(expected)
+                ),
+                None => proptest::prop_assert!(runs == 1 || runs > MAX_SINGLES, "{raw}"),
             }
         }
     }

@@ -27,6 +27,7 @@ pub use paging::Selection;
 pub use plan::Plan;
 pub use slots::Entry;
 
+use self::bits::Bits;
 use self::grams::Grams;
 use self::lists::StatusLists;
 use self::paging::Window;
@@ -412,15 +413,25 @@ impl ResellerIndex {
             // The date first, and the name only within the range: slots
             // are numbered in creation order, so the date's branch is
             // well predicted, and a name check skipped is the dear part.
-            let keep = |slot| {
-                (!dated || query.created.contains(self.slots.created(slot)))
-                    && (exact || self.name_matches(pattern, slot))
-            };
-            match (shortest, !exact && pattern.has_several_middle_runs()) {
-                (Some(last), false) => matches.intersect_list_where::<false>(&last, keep),
-                (Some(last), true) => matches.intersect_list_where::<true>(&last, keep),
-                (None, false) => matches.retain(keep),
-                (None, true) => matches.retain_unpredictable(keep),
+            let in_dates = |slot| !dated || query.created.contains(self.slots.created(slot));
+            match pattern.single_bytes().filter(|_| !exact) {
+                // `*a*e*`: checked in this loop, where the general matcher's
+                // entry cost a third of the query (`*a*e*`, 50,000
+                // candidates on the largest reseller of 1M: 606 → 457 µs).
+                Some(singles) => narrow(&mut matches, shortest, true, |slot| {
+                    in_dates(slot) && {
+                        let (text, len) = self.slots.name_in_text(slot);
+                        singles
+                            .matches_in(text, len)
+                            .unwrap_or_else(|| pattern.matches_folded_in(text, len))
+                    }
+                }),
+                None => narrow(
+                    &mut matches,
+                    shortest,
+                    !exact && pattern.has_several_middle_runs(),
+                    |slot| in_dates(slot) && (exact || self.name_matches(pattern, slot)),
+                ),
             }
         } else if let Some(last) = shortest {
             matches.intersect_list(&last);
@@ -576,6 +587,19 @@ impl ResellerIndex {
     }
 }
 
+/// Keeps the `matches` that `keep` accepts and, when given, are in
+/// `last` too: `unpredictable` when about as many fail as pass, in no
+/// order the processor could learn (several middle runs), so a branch
+/// per slot would be mispredicted.
+fn narrow(matches: &mut Bits, last: Option<Candidates>, unpredictable: bool, keep: impl FnMut(u32) -> bool) {
+    match (last, unpredictable) {
+        (Some(last), false) => matches.intersect_list_where::<false>(&last, keep),
+        (Some(last), true) => matches.intersect_list_where::<true>(&last, keep),
+        (None, false) => matches.retain(keep),
+        (None, true) => matches.retain_unpredictable(keep),
+    }
+}
+
 /// The gram sets of every live slot.
 fn build_grams(slots: &Slots) -> Grams {
     let mut grams = Grams::with_room(slots.end() as usize);
@@ -676,7 +700,7 @@ mod tests {
         )
     }
 
-    const QUERIES: [&str; 34] = [
+    const QUERIES: [&str; 37] = [
         "",
         "status=1000&status=1002&offset=37&limit=50",
         "sort-by=companyName&order-by=asc&offset=1000",
@@ -710,6 +734,9 @@ mod tests {
         "name=a*e*&status=1000&status=1002",
         "name=s*a*g&order-by=asc",
         "name=*q*",
+        "name=*a*e*",
+        "name=*e*a*e*&sort-by=companyName&status=1000&status=1002",
+        "name=*s*t*t*&from-created-date=2019-01-01&order-by=asc",
         "offset=100000",
     ];
 
