@@ -10,6 +10,7 @@ use std::cmp::Ordering;
 
 use super::lists::Order;
 use super::slots::Slots;
+use crate::domain::Status;
 
 /// The answer to a list query: the exact total and the page's slots, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,47 +244,58 @@ pub fn walk(
         .iter()
         .map(|list| if backwards { list.len() } else { 0 })
         .collect();
-    let stops: Vec<usize> = lists.iter().map(|list| stop_of(list)).collect();
+    // List k's next passing slot from its cursor, the cursor moved onto
+    // it: `Some(None)` at the list's end, `None` at its stop short of the
+    // end (the walk gives up).
+    let advance = |k: usize, cursor: &mut usize| next_passing(lists[k], stop_of(lists[k]), cursor, backwards, &test);
+    // The lists that still have a head (one per status asked for, so at
+    // most seven), each head with its key, flipped when walking backwards
+    // so that the next slot always has the least: a step picks the least
+    // key without a branch and reads the slot table only for the list it
+    // took from. Comparing the heads' slots at every step, two keys read
+    // per list and a branch that went either way at random, cost 840–950
+    // µs for seven statuses to offset 20,000 on the largest reseller of
+    // 1M; this, 470–490.
+    assert!(lists.len() <= Status::COUNT, "one list per status at most");
+    let flip = |key: u64| if backwards { !key } else { key };
+    let mut live = [0usize; Status::COUNT];
+    let mut keys = [0u64; Status::COUNT];
+    let mut heads = [0u32; Status::COUNT];
+    let mut n = 0;
+    for (k, cursor) in cursors.iter_mut().enumerate() {
+        if let Some(slot) = advance(k, cursor)? {
+            (live[n], keys[n], heads[n]) = (k, flip(order.key(slots, slot)), slot);
+            n += 1;
+        }
+    }
     let mut page = Vec::with_capacity(take);
     let mut skipped = 0;
-    loop {
-        let mut best: Option<(usize, u32)> = None;
-        for (k, list) in lists.iter().enumerate() {
-            // In locals, so the loop keeps them in registers.
-            let (mut at, stop) = (cursors[k], stops[k]);
-            let head = if backwards {
-                while at > stop && !test(list[at - 1]) {
-                    at -= 1;
+    while n > 0 {
+        let mut best = 0;
+        for i in 1..n {
+            best = if keys[i] < keys[best] { i } else { best };
+        }
+        // Equal keys (one date, one name in two statuses) go by id.
+        for i in 0..n {
+            if i != best && keys[i] == keys[best] {
+                let ordering = order.compare(slots, heads[i], heads[best]);
+                if ordering == if backwards { Ordering::Greater } else { Ordering::Less } {
+                    best = i;
                 }
-                (at > stop).then(|| list[at - 1])
-            } else {
-                while at < stop && !test(list[at]) {
-                    at += 1;
-                }
-                (at < stop).then(|| list[at])
-            };
-            cursors[k] = at;
-            if head.is_none() && at != if backwards { 0 } else { list.len() } {
-                return None;
-            }
-            let Some(head) = head else { continue };
-            let better = best.is_none_or(|(_, current)| {
-                let ordering = order.compare(slots, head, current);
-                if backwards {
-                    ordering == Ordering::Greater
-                } else {
-                    ordering == Ordering::Less
-                }
-            });
-            if better {
-                best = Some((k, head));
             }
         }
-        let Some((k, slot)) = best else { break };
+        let (k, slot) = (live[best], heads[best]);
         if backwards {
             cursors[k] -= 1;
         } else {
             cursors[k] += 1;
+        }
+        match advance(k, &mut cursors[k])? {
+            Some(next) => (keys[best], heads[best]) = (flip(order.key(slots, next)), next),
+            None => {
+                n -= 1;
+                (live[best], keys[best], heads[best]) = (live[n], keys[n], heads[n]);
+            }
         }
         if skipped < skip {
             skipped += 1;
@@ -301,6 +313,34 @@ pub fn walk(
         total: total as u64,
         slots: page,
     })
+}
+
+/// `list`'s next slot that passes `test` from `cursor` (forwards, the
+/// slot at it; backwards, the one before it), the cursor moved onto it:
+/// `Some(None)` at the list's end, `None` at `stop` short of the end.
+#[inline(always)]
+fn next_passing(
+    list: &[u32],
+    stop: usize,
+    cursor: &mut usize,
+    backwards: bool,
+    test: &impl Fn(u32) -> bool,
+) -> Option<Option<u32>> {
+    let mut at = *cursor;
+    let head = if backwards {
+        while at > stop && !test(list[at - 1]) {
+            at -= 1;
+        }
+        (at > stop).then(|| list[at - 1])
+    } else {
+        while at < stop && !test(list[at]) {
+            at += 1;
+        }
+        (at < stop).then(|| list[at])
+    };
+    *cursor = at;
+    let at_end = at == if backwards { 0 } else { list.len() };
+    (head.is_some() || at_end).then_some(head)
 }
 
 /// The page of the union of `lists`, each sorted in `order` and with no
@@ -429,6 +469,41 @@ mod tests {
                 expected[start..(start + limit).min(3000)],
                 "offset {offset}"
             );
+        }
+    }
+
+    /// A status whose customers all come first (or last) runs out while
+    /// the page is still being walked; the others carry on in order.
+    #[test]
+    fn a_list_that_runs_out_mid_walk_leaves_the_others_in_step() {
+        let created: Vec<i64> = (0..120).collect();
+        let slots = slots(&created);
+        let early: Vec<u32> = (0..10).collect();
+        let even: Vec<u32> = (10..120).step_by(2).collect();
+        let odd: Vec<u32> = (11..120).step_by(2).collect();
+        let lists: Vec<&[u32]> = vec![&early, &even, &odd];
+        for order in [Order::CreatedAsc, Order::CreatedDesc] {
+            let lists: Vec<Vec<u32>> = lists.iter().map(|list| sorted(&slots, list, order)).collect();
+            let lists: Vec<&[u32]> = lists.iter().map(Vec::as_slice).collect();
+            let all = sorted(&slots, &(0..120).collect::<Vec<_>>(), order);
+            for offset in [0, 5, 15, 50, 90] {
+                let page = walk(
+                    &slots,
+                    &lists,
+                    |_| true,
+                    120,
+                    order,
+                    Window { offset, limit: 20 },
+                    usize::MAX,
+                )
+                .expect("an unbounded walk");
+                let start = offset as usize;
+                assert_eq!(
+                    page.slots,
+                    all[start..(start + 20).min(120)],
+                    "{order:?} offset {offset}"
+                );
+            }
         }
     }
 
