@@ -121,10 +121,14 @@ pub struct ServerTuning {
     /// Open connections at once; more wait to be accepted.
     #[arg(long, env = "ROSTER_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,
-    /// Seconds a client has to send a request's headers (slow clients are
-    /// disconnected).
+    /// Seconds a client has to send a request's headers once it has begun
+    /// (slow clients are disconnected).
     #[arg(long, env = "ROSTER_HEADER_READ_TIMEOUT", default_value_t = 10)]
     pub header_read_timeout: u64,
+    /// Seconds a keep-alive connection may wait for its next request before
+    /// it is closed; keep it above a load balancer's idle timeout.
+    #[arg(long, env = "ROSTER_IDLE_TIMEOUT", default_value_t = 75)]
+    pub idle_timeout: u64,
     /// Seconds requests in flight get to finish on SIGINT/SIGTERM.
     #[arg(long, env = "ROSTER_SHUTDOWN_GRACE", default_value_t = 30)]
     pub shutdown_grace: u64,
@@ -182,6 +186,7 @@ impl ServerTuning {
                 max_in_flight: self.max_in_flight,
                 max_connections: self.max_connections,
                 header_read_timeout: Duration::from_secs(self.header_read_timeout.max(1)),
+                idle_timeout: Duration::from_secs(self.idle_timeout.max(1)),
                 shutdown_grace: Duration::from_secs(self.shutdown_grace),
                 ..HttpLimits::default()
             },

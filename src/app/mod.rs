@@ -74,9 +74,13 @@ pub struct HttpLimits {
     pub max_in_flight: usize,
     /// Open connections at once; past it, new connections wait to be accepted.
     pub max_connections: usize,
-    /// A client must send a request's headers within this time, or the
-    /// connection is closed (slow-client protection).
+    /// A client must send a request's headers within this time of their
+    /// first byte, or the connection is closed (slow-client protection).
     pub header_read_timeout: Duration,
+    /// A keep-alive connection with no request under way is closed after
+    /// this long; above load balancers' own idle timeouts (60 s for AWS and
+    /// nginx), so that they close first.
+    pub idle_timeout: Duration,
     /// Largest token-request body, in bytes.
     pub max_body_bytes: usize,
     /// On shutdown, how long requests in flight may take to finish.
@@ -92,6 +96,7 @@ impl Default for HttpLimits {
             max_in_flight: 512,
             max_connections: 4096,
             header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
             max_body_bytes: 16 * 1024,
             shutdown_grace: Duration::from_secs(30),
         }

@@ -32,6 +32,7 @@ use http::HeaderValue;
 use tokio::sync::Semaphore;
 use tower::{BoxError, Service};
 
+use super::connection::Requests;
 use super::error::{ApiError, InternalCause};
 use super::request::{ClientId, Peer, RequestId, X_CORRELATION_ID, X_REQUEST_ID, is_valid_id};
 use super::routes::{self, Route};
@@ -52,6 +53,10 @@ pub struct Context {
     app: Arc<App>,
     guard: Arc<Guard>,
     peer: Peer,
+    /// The connection's count of requests, which tells its socket whether
+    /// it waits for a request or for a handler (see `connection`); none
+    /// when the API is called without [`super::serve`].
+    requests: Option<Arc<Requests>>,
 }
 
 impl Context {
@@ -60,12 +65,18 @@ impl Context {
             app,
             guard: Arc::new(guard),
             peer: Peer(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
+            requests: None,
         }
     }
 
-    /// The same API, for a connection from `peer`.
-    pub fn for_peer(&self, peer: Peer) -> Self {
-        Context { peer, ..self.clone() }
+    /// The same API, for a connection from `peer` that counts its requests
+    /// in `requests`.
+    pub fn for_connection(&self, peer: Peer, requests: Arc<Requests>) -> Self {
+        Context {
+            peer,
+            requests: Some(requests),
+            ..self.clone()
+        }
     }
 }
 
@@ -84,7 +95,9 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let (app, guard, peer) = (self.app.clone(), self.guard.clone(), self.peer);
+        let underway = self.requests.as_ref().map(Requests::begin);
         Box::pin(async move {
+            let _underway = underway;
             let dispatch = |request, routed, request_id| routes::answer(app, routed, request_id, peer, request);
             Ok(request_context(&guard, request.map(Body::new), dispatch).await)
         })

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod caller;
+pub mod connection;
 pub mod customers;
 pub mod docs;
 pub mod error;
@@ -76,10 +77,15 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
     let router = router(app);
     let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
+    let waits = connection::Waits {
+        header_read: limits.header_read_timeout,
+        idle: limits.idle_timeout,
+    };
     let mut builder = http1::Builder::new();
     builder
+        // Both waits for a request are `connection::Timed`'s, not hyper's.
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
+        .header_read_timeout(None)
         // Room above our own 431 limit, so oversized headers get JSON from
         // `size_limits` rather than a bare 431 from hyper.
         .max_buf_size((limits.max_header_bytes + limits.max_uri_bytes) * 2 + 8192)
@@ -104,7 +110,9 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = router.for_peer(request::Peer(peer.ip().to_canonical()));
+        let requests = Arc::new(connection::Requests::default());
+        let service = router.for_connection(request::Peer(peer.ip().to_canonical()), requests.clone());
+        let stream = connection::Timed::new(stream, requests, waits);
         let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let connection = graceful.watch(connection);
         tokio::spawn(async move {

@@ -231,33 +231,88 @@ async fn requests_past_the_in_flight_limit_wait_their_turn() {
     assert_eq!(statuses, vec![200; 16]);
 }
 
-#[tokio::test]
-async fn a_client_too_slow_to_send_its_headers_is_disconnected() {
+/// A server with these two waits, and `talk` run on a plain socket to it
+/// (reads time out after 10 s).
+async fn on_a_socket<T: Send + 'static>(
+    header_read_timeout: Duration,
+    idle_timeout: Duration,
+    talk: impl FnOnce(std::net::TcpStream) -> T + Send + 'static,
+) -> T {
     let server = server(AppConfig {
         limits: HttpLimits {
-            header_read_timeout: Duration::from_millis(500),
+            header_read_timeout,
+            idle_timeout,
             ..HttpLimits::default()
         },
         ..test_config()
     })
     .await;
     let address = server.base.trim_start_matches("http://").to_owned();
-    let outcome = tokio::task::spawn_blocking(move || {
-        let mut stream = std::net::TcpStream::connect(address).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    tokio::task::spawn_blocking(move || {
+        let stream = std::net::TcpStream::connect(address).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        talk(stream)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_client_too_slow_to_send_its_headers_is_disconnected() {
+    let (waited, read) = on_a_socket(Duration::from_millis(500), Duration::from_secs(75), |mut stream| {
         stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
         let started = std::time::Instant::now();
         let mut rest = Vec::new();
         let read = stream.read_to_end(&mut rest);
         (started.elapsed(), read.map(|_| rest.len()))
     })
-    .await
-    .unwrap();
-    let (waited, read) = outcome;
+    .await;
     assert!(read.is_ok(), "the server closed the connection: {read:?}");
     assert!(
         waited < Duration::from_secs(4),
         "closed after the header timeout, not the client's: {waited:?}"
+    );
+}
+
+/// docs/DECISIONS.md, "Connections": a kept-alive connection waits for its
+/// next request for the idle timeout, not the header timeout (pools and
+/// load balancers keep theirs for a minute and more), and is closed after
+/// it.
+#[tokio::test]
+async fn a_kept_alive_connection_waits_the_idle_timeout_for_its_next_request() {
+    let talk = |mut stream: std::net::TcpStream| {
+        let mut ask = || {
+            stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            let mut answer = Vec::new();
+            let mut chunk = [0u8; 1024];
+            while !answer.ends_with(br#"{"status":"ok"}"#) {
+                let read = stream.read(&mut chunk).unwrap();
+                assert!(
+                    read > 0,
+                    "closed before answering: {:?}",
+                    String::from_utf8_lossy(&answer)
+                );
+                answer.extend_from_slice(&chunk[..read]);
+            }
+            String::from_utf8(answer).unwrap()
+        };
+        let first = ask();
+        // Longer than the header timeout, shorter than the idle one.
+        std::thread::sleep(Duration::from_millis(800));
+        let second = ask();
+        let idle = std::time::Instant::now();
+        let mut rest = Vec::new();
+        let end = stream.read_to_end(&mut rest).map(|_| rest);
+        (first, second, idle.elapsed(), end)
+    };
+    let (first, second, idle, end) = on_a_socket(Duration::from_millis(300), Duration::from_millis(1500), talk).await;
+    for answer in [first, second] {
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    }
+    assert_eq!(end.ok(), Some(Vec::new()), "the server closed the idle connection");
+    assert!(
+        idle >= Duration::from_millis(1000),
+        "closed after the idle timeout, not the header one: {idle:?}"
     );
 }
 
