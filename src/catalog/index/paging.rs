@@ -248,6 +248,15 @@ pub fn walk(
     // it: `Some(None)` at the list's end, `None` at its stop short of the
     // end (the walk gives up).
     let advance = |k: usize, cursor: &mut usize| next_passing(lists[k], stop_of(lists[k]), cursor, backwards, &test);
+    let stops: Vec<usize> = lists.iter().map(|list| stop_of(list)).collect();
+    let walk = Walk {
+        slots,
+        lists,
+        stops: &stops,
+        order,
+        backwards,
+    };
+    let mut skipped = walk.skip_in_bulk(&mut cursors, &test, skip, total);
     // The lists that still have a head (one per status asked for, so at
     // most seven), each head with its key, flipped when walking backwards
     // so that the next slot always has the least: a step picks the least
@@ -269,7 +278,6 @@ pub fn walk(
         }
     }
     let mut page = Vec::with_capacity(take);
-    let mut skipped = 0;
     while n > 0 {
         let mut best = 0;
         for i in 1..n {
@@ -313,6 +321,78 @@ pub fn walk(
         total: total as u64,
         slots: page,
     })
+}
+
+/// A multi-list [`walk`]'s fixed parts, for [`Walk::skip_in_bulk`].
+struct Walk<'a> {
+    slots: &'a Slots,
+    lists: &'a [&'a [u32]],
+    /// How far each list may be walked (see [`walk`]).
+    stops: &'a [usize],
+    order: Order,
+    backwards: bool,
+}
+
+/// Skips shorter than this are merged step by step: a bulk round costs a
+/// binary search per list, about what this many merge steps cost.
+const BULK_SKIP_MIN: usize = 256;
+
+impl Walk<'_> {
+    /// Moves the cursors past up to `skip` passing slots in a few rounds
+    /// rather than one merge step each, and returns how many. A round cuts
+    /// every list where one pivot slot would go (a binary search each) and
+    /// counts the passing slots before the cuts by scanning, without
+    /// merging; it is kept if it does not go past `skip`, and tried again
+    /// shorter if it does. The pivot is taken far enough ahead, in the list
+    /// with the most slots left, to pass about four fifths of what is left
+    /// to skip if matches are spread evenly (`total` of the lists' slots).
+    fn skip_in_bulk(&self, cursors: &mut [usize], test: &impl Fn(u32) -> bool, skip: usize, total: usize) -> usize {
+        let listed: usize = self.lists.iter().map(|list| list.len()).sum();
+        let mut skipped = 0;
+        let mut reach = 0.8;
+        let mut cuts = [0usize; Status::COUNT];
+        while skip - skipped >= BULK_SKIP_MIN && reach > 0.05 {
+            let left = |k: usize| cursors[k].abs_diff(self.stops[k]);
+            let all_left: usize = (0..self.lists.len()).map(left).sum();
+            let Some(longest) = (0..self.lists.len()).max_by_key(|&k| left(k)) else {
+                break;
+            };
+            let want = (skip - skipped) as f64 * reach * listed as f64 / total.max(1) as f64;
+            let ahead = ((want * left(longest) as f64 / all_left.max(1) as f64) as usize).min(left(longest));
+            if ahead == 0 {
+                break;
+            }
+            let list = self.lists[longest];
+            let pivot = if self.backwards {
+                list[cursors[longest] - ahead]
+            } else {
+                list[cursors[longest] + ahead - 1]
+            };
+            let mut passed = 0;
+            for (k, list) in self.lists.iter().enumerate() {
+                let (cursor, stop) = (cursors[k], self.stops[k]);
+                cuts[k] = if self.backwards {
+                    // Walked downwards: the pivot and what lies after it come first.
+                    let before = list[stop..cursor]
+                        .partition_point(|&slot| self.order.compare(self.slots, slot, pivot) == Ordering::Less);
+                    passed += list[stop + before..cursor].iter().filter(|&&slot| test(slot)).count();
+                    stop + before
+                } else {
+                    let before = list[cursor..stop]
+                        .partition_point(|&slot| self.order.compare(self.slots, slot, pivot) != Ordering::Greater);
+                    passed += list[cursor..cursor + before].iter().filter(|&&slot| test(slot)).count();
+                    cursor + before
+                };
+            }
+            if skipped + passed <= skip {
+                skipped += passed;
+                cursors.copy_from_slice(&cuts[..cursors.len()]);
+            } else {
+                reach /= 2.0;
+            }
+        }
+        skipped
+    }
 }
 
 /// `list`'s next slot that passes `test` from `cursor` (forwards, the
@@ -469,6 +549,43 @@ mod tests {
                 expected[start..(start + limit).min(3000)],
                 "offset {offset}"
             );
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        /// Any page of a walk over several lists (statuses) is the slice
+        /// of their filtered union in order: deep pages skipped in bulk,
+        /// many equal keys, matches bunched or spread, either end, and a
+        /// walk that gives up only where it may.
+        #[test]
+        fn walks_over_several_lists_page_like_a_full_sort(
+            created in proptest::collection::vec(0i64..40, 200..1500),
+            deal in proptest::collection::vec(0usize..7, 1500),
+            lists in 2usize..=7,
+            modulus in 1u32..6,
+            bunched in proptest::bool::ANY,
+            offset in 0u64..1600,
+            limit in 1usize..60,
+            descending in proptest::bool::ANY,
+        ) {
+            let n = created.len() as u32;
+            let slots = slots(&created);
+            let order = if descending { Order::CreatedDesc } else { Order::CreatedAsc };
+            let test = |slot: u32| if bunched { slot < n / 3 } else { slot.is_multiple_of(modulus) };
+            let dealt: Vec<Vec<u32>> = (0..lists)
+                .map(|k| sorted(&slots, &(0..n).filter(|&s| deal[s as usize] % lists == k).collect::<Vec<_>>(), order))
+                .collect();
+            let lists: Vec<&[u32]> = dealt.iter().map(Vec::as_slice).collect();
+            let all = sorted(&slots, &(0..n).filter(|&s| test(s)).collect::<Vec<_>>(), order);
+            let window = Window { offset, limit };
+            let page = walk(&slots, &lists, test, all.len(), order, window, usize::MAX).expect("an unbounded walk");
+            let (start, end) = window.bounds(all.len());
+            proptest::prop_assert_eq!(page.slots, all[start..end].to_vec());
+            // With a bound on probes, a walk either gives the same page or gives up.
+            if let Some(page) = walk(&slots, &lists, test, all.len(), order, window, 150) {
+                proptest::prop_assert_eq!(page.slots, all[start..end].to_vec());
+            }
         }
     }
 
