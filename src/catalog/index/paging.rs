@@ -244,11 +244,12 @@ pub fn walk(
         .iter()
         .map(|list| if backwards { list.len() } else { 0 })
         .collect();
+    assert!(lists.len() <= Status::COUNT, "one list per status at most");
+    let stops: Vec<usize> = lists.iter().map(|list| stop_of(list)).collect();
     // List k's next passing slot from its cursor, the cursor moved onto
     // it: `Some(None)` at the list's end, `None` at its stop short of the
     // end (the walk gives up).
-    let advance = |k: usize, cursor: &mut usize| next_passing(lists[k], stop_of(lists[k]), cursor, backwards, &test);
-    let stops: Vec<usize> = lists.iter().map(|list| stop_of(list)).collect();
+    let advance = |k: usize, cursor: &mut usize| next_passing(lists[k], stops[k], cursor, backwards, &test);
     let walk = Walk {
         slots,
         lists,
@@ -261,11 +262,9 @@ pub fn walk(
     // most seven), each head with its key, flipped when walking backwards
     // so that the next slot always has the least: a step picks the least
     // key without a branch and reads the slot table only for the list it
-    // took from. Comparing the heads' slots at every step, two keys read
-    // per list and a branch that went either way at random, cost 840–950
-    // µs for seven statuses to offset 20,000 on the largest reseller of
-    // 1M; this, 470–490.
-    assert!(lists.len() <= Status::COUNT, "one list per status at most");
+    // took from, where comparing the heads' slots read two keys per list
+    // and took a branch either way at random (docs/PERFORMANCE.md, "Deep
+    // pages over several statuses").
     let flip = |key: u64| if backwards { !key } else { key };
     let mut live = [0usize; Status::COUNT];
     let mut keys = [0u64; Status::COUNT];
