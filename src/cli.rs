@@ -1,8 +1,6 @@
 //! The `roster` command line (SPEC §5): clap definitions, and what each
 //! command does with them. Commands print JSON on stdout; logs and errors
 //! go to stderr.
-//!
-//! Depends on every layer below it: `demo`, `serve`, `import`, `generate`, `app`, `auth`, `catalog`, `store`, `logs` and `domain`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -23,8 +21,9 @@ use crate::serve::{self, ServeOptions};
 use crate::store::{ClientChange, Retention};
 use crate::{import, store};
 
-/// Roster serves the Get Customer List API of a partner platform:
-/// GET /v3/resellers/{reseller_id}/customers.
+/// Roster serves a software marketplace's partner API for customer
+/// accounts: a reseller's customers listed, filtered and counted exactly,
+/// and one customer read, created or updated, idempotently.
 #[derive(Debug, Parser)]
 #[command(name = "roster", version, propagate_version = true)]
 pub struct Cli {
@@ -91,7 +90,7 @@ pub struct ServerTuning {
     #[arg(long, env = "ROSTER_REQUEST_ID_WINDOW", default_value_t = 86_400)]
     pub request_id_window: u64,
     /// Most request ids remembered at once; past it the oldest are forgotten
-    /// first (about 60 bytes each: 57 MiB for a million).
+    /// first (docs/OPERATIONS.md gives their memory).
     #[arg(long, env = "ROSTER_REQUEST_ID_CAPACITY", default_value_t = 1_000_000)]
     pub request_id_capacity: usize,
     /// Seconds during which a write sent with an X-Correlation-Id is

@@ -1,8 +1,6 @@
 //! `roster demo` (SPEC §5): a first-time user's one step to a working API —
 //! a demo database of realistic customers, a client scoped to every
 //! reseller, a token, the server, and curl lines to paste.
-//!
-//! Depends on `serve`, `app`, `auth`, `store`, `generate` and `domain`.
 
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
@@ -13,6 +11,7 @@ use crate::auth::clients::{ClientSettings, create_client, issue_token};
 use crate::catalog::Items;
 use crate::domain::{CustomerRecord, ListQuery, ResellerScope};
 use crate::generate::{Generator, Plan, reseller_id};
+use crate::http::reseller_customers::page_body;
 use crate::serve;
 use crate::store::{self, Store};
 
@@ -81,7 +80,7 @@ pub async fn run(args: DemoOptions) -> Result<()> {
     let (large, small) = (reseller_id(0), reseller_id(resellers.saturating_sub(1)));
     // The newest active customer of the largest reseller, to read and update.
     let first_page: Value =
-        serde_json::from_slice(&app.catalog.page_of(&large, &ListQuery::default(), Items::Records))?;
+        serde_json::from_slice(&page_body(&app.catalog, &large, &ListQuery::default(), Items::Records))?;
     let example = first_page["customers"][0]["customerId"]
         .as_str()
         .unwrap_or("1000000000")

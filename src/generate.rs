@@ -4,8 +4,6 @@
 //! Reseller sizes follow a Zipf–Mandelbrot law, weight 1/(rank + 1.3): with
 //! 2,000 resellers and 1,000,000 customers the largest has about 99,000 and
 //! a few hundred have 500 or more.
-//!
-//! Depends on `domain`.
 
 use std::io::Write;
 

@@ -5,8 +5,6 @@
 //!
 //! Reading and validating run on one thread, the database writes on another,
 //! so a large file costs about the slower of the two, not their sum.
-//!
-//! Depends on `store` and `domain`.
 
 use std::fmt;
 use std::fs::File;

@@ -1,13 +1,19 @@
-//! Roster serves the Get Customer List API of a software marketplace's
-//! partner platform: `GET /v3/resellers/{reseller_id}/customers`.
+//! Roster serves a software marketplace's partner API for customer
+//! accounts: `GET /v3/resellers/{reseller_id}/customers` (a reseller's
+//! customers, filtered, sorted and counted exactly), and reading, creating
+//! and updating one customer (`/v3/customers[/{id}]`), with idempotent
+//! writes and two versions of the list's shape. One binary on an embedded
+//! SQLite database, or several instances on PostgreSQL with Redis.
 //!
-//! The layers, top down: [`cli`] → [`demo`] → [`serve`] → [`http`] (the
-//! request context, the routes, the error table, one file per resource) →
-//! [`app`] (what a server runs on) → [`catalog`] (answers reads from memory
-//! and follows the change log), [`auth`], [`limits`], [`import`] →
-//! [`store`] (the database), [`generate`], [`logs`] → [`domain`] (validated
-//! values). Each module says, in its first lines, what it may depend on;
-//! `tests/layers.rs` fails if an import points up.
+//! The layers, following a request down: [`cli`] → [`demo`] → [`serve`] →
+//! [`http`] (the request context, the routes, one file per resource) →
+//! [`app`] (what a server runs on, and the writer that commits API writes
+//! in groups) → [`catalog`] (answers reads from memory and follows the
+//! change log), [`auth`], [`limits`], [`import`] → [`store`] (the `Store`
+//! trait, the write protocol once, one module of SQL per backend),
+//! [`generate`], [`logs`] → [`domain`] (validated values, the error table,
+//! what a write asks for and decides). `tests/layers.rs` holds the layers
+//! as a table and fails if an import points up.
 
 pub mod app;
 pub mod auth;

@@ -2,20 +2,18 @@
 //! 32 KiB have gathered, at once for warnings and errors, and at exit.
 //!
 //! One access-log line per request written straight to stderr cost a system
-//! call each, about a tenth of a busy server's CPU (docs/PERFORMANCE.md);
-//! batching them keeps the line and drops most of the cost.
+//! call each (docs/PERFORMANCE.md, "Figures the code refers to", "Logs"); batching them keeps the line and drops most of
+//! the cost.
 //!
 //! The access line of a successful request is also formatted here rather
 //! than by tracing-subscriber: its generic formatter (Debug-escaping each
-//! field, a float for the latency, the timestamp through `Display`) cost
-//! about 3.5 µs, a fifteenth of a default page. [`Access`] writes the same
+//! field, a float for the latency, the timestamp through `Display`) cost a
+//! good part of a default page (docs/PERFORMANCE.md, "Figures the code refers to", "Logs"). [`Access`] writes the same
 //! line in either format in a fraction of that. Every other event,
 //! failed requests included, still goes through tracing.
 //!
 //! [`chain`] is how an error and its causes read in one line, on stderr
 //! and in the logs.
-//!
-//! Depends on nothing else in Roster.
 
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};

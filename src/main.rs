@@ -1,6 +1,4 @@
 //! The `roster` binary: parse the command line, set up logging, run.
-//!
-//! Depends on `cli`, `logs` and `memory`.
 
 use std::process::ExitCode;
 

@@ -2,8 +2,6 @@
 //! memory handed back within about a second; glibc's malloc, still used by
 //! SQLite's C code, kept to few arenas and trimmed after large frees.
 //! Measured at 1M customers, SQLite (docs/PERFORMANCE.md, "Memory").
-//!
-//! Depends on nothing else in Roster.
 
 /// jemalloc rather than glibc's malloc, for every Rust allocation.
 ///
@@ -12,19 +10,17 @@
 /// takes the other arena's lock, and under load the two workers waited
 /// on each other: about 0.2 futex calls per request, most of them from
 /// `malloc`/`free` (and, likely, part of why two starts of the same binary
-/// measured up to 30 % apart). With jemalloc (servers side by side on one 1M-customer
-/// database, docs/PERFORMANCE.md, "Memory"): GET one customer took a
-/// median 16.9 µs of CPU against 20.3, `*cons*` 118 µs against 137, and
-/// 64 PATCH writers ran 7.4–8.0k writes/s against 5.5–6.2k.
+/// measured far apart). jemalloc took less CPU per request and more
+/// writes per second (docs/PERFORMANCE.md, "Memory").
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// jemalloc's options, read once at its start: one background thread
 /// returns freed pages after a second (`dirty_decay_ms`) instead of ten,
-/// and at once rather than through a second, "muzzy" stage. Without it
-/// the server held 223 MiB of its own after loading 1M customers against
-/// 201 MiB with glibc; with it, 210 MiB, at the same CPU per request.
+/// and at once rather than through a second, "muzzy" stage: without it
+/// the server kept more than glibc did, with it less, at the same CPU per
+/// request (docs/PERFORMANCE.md, "Figures the code refers to", "Memory").
 #[cfg(not(target_env = "msvc"))]
 #[expect(
     unsafe_code,
@@ -37,9 +33,8 @@ pub static JEMALLOC_OPTIONS: &[u8; 85] =
 /// Caps glibc malloc's arenas at two, once, before any thread starts.
 ///
 /// glibc gives threads arenas of their own, up to eight per core, and
-/// each keeps its free memory. Measured when every allocation went
-/// through glibc: the server's own memory after a 10,000-record import
-/// and 60 one-record imports was 233 MiB instead of 256 MiB. Only
+/// each keeps its free memory, which the cap gave back when every
+/// allocation went through glibc (docs/PERFORMANCE.md, "Memory"). Only
 /// SQLite's C code allocates there now (its page caches and statements,
 /// on the threads that run queries), for which the cap still holds.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -66,10 +61,7 @@ pub fn limit_arenas() {}
 /// encodings and the store's answer (a few KB per customer) and free them
 /// at the end. jemalloc returns what Rust freed by itself within a second
 /// ([`JEMALLOC_OPTIONS`]); glibc keeps what SQLite freed in its arenas, and
-/// `malloc_trim` returns their free pages. Measured when every allocation
-/// went through glibc, with bench/run.py's freshness benchmark at 1M
-/// customers (SQLite): the server's own memory after its writes was 270
-/// MiB without this and 248 MiB with it.
+/// `malloc_trim` returns their free pages (docs/PERFORMANCE.md, "Figures the code refers to", "Memory").
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[expect(
     unsafe_code,

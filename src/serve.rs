@@ -1,8 +1,6 @@
 //! `roster serve` (SPEC §5): open the database, build the application, bind
 //! the listener and serve until SIGINT or SIGTERM. `roster demo` serves
 //! through the same [`until_signal`].
-//!
-//! Depends on `http`, `app`, `store`, `logs` and `telemetry`.
 
 use std::sync::Arc;
 
@@ -60,7 +58,8 @@ pub async fn run(options: ServeOptions) -> Result<()> {
 /// The accept loop runs as a task of the runtime, not on the thread that
 /// blocks on it: there, each new connection was handed from the worker
 /// that saw it to that thread and back, two wake-ups of a sleeping thread
-/// per connection (docs/PERFORMANCE.md).
+/// per connection (docs/PERFORMANCE.md, "Figures the code refers to",
+/// "Accepting connections").
 pub async fn until_signal(app: Arc<App>, listener: TcpListener) -> Result<()> {
     tokio::spawn(http::serve(app, listener, shutdown_signal()))
         .await

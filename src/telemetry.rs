@@ -6,8 +6,6 @@
 //! Without `--metrics-listen` nothing is recorded: every recording
 //! function returns at once, so the API pays nothing for metrics it does
 //! not export.
-//!
-//! Depends on nothing else in Roster.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -91,13 +89,14 @@ pub async fn serve(listener: TcpListener, handle: PrometheusHandle) -> anyhow::R
 /// One answered request.
 ///
 /// Counted through handles each worker thread keeps per route, method and
-/// status, not by building the labelled key every time: looking the key
-/// up in the recorder cost 1-2 µs per request, 5-13 % of a default page
-/// (bench/run.py's "cost of metrics"). Methods outside HTTP's standard set
+/// status, not by building the labelled key every time, which was a
+/// good part of a default page's cost (docs/PERFORMANCE.md, "The cost of
+/// metrics"). Methods outside HTTP's standard set
 /// are counted as `other`, so a client inventing methods cannot grow the
 /// exposition without bound (routes and statuses are bounded already).
 /// The routes are a handful of templates, so they are found by a scan
-/// rather than by hashing the template (a third of the recording's cost).
+/// rather than by hashing the template (docs/PERFORMANCE.md, "The cost of
+/// metrics").
 pub fn request(route: &'static str, method: &http::Method, status: u16, took: Duration) {
     if !enabled() {
         return;

@@ -1,8 +1,13 @@
-//! The module graph of `src/` (STYLE.md, "Dependencies point one way"):
-//! every `crate::…` path a module names must lead to a lower layer, and
-//! within one folder the sibling modules must not import each other in a
-//! circle. Read from the source text, so a new import that breaks either
-//! rule fails `cargo test`.
+//! The source tree's own rules, read from its text so that a change that
+//! breaks one fails `cargo test`:
+//! - the module graph of `src/` (STYLE.md, "Dependencies point one way"):
+//!   every `crate::…` path a module names leads to a lower layer, and
+//!   within one folder the sibling modules do not import each other in a
+//!   circle;
+//! - the docs the code points to stay true: every section of `docs/*.md`
+//!   that a comment names (`docs/PERFORMANCE.md, "Memory"`, or
+//!   `docs/PERFORMANCE.md ("Memory")`) exists there, as a heading or as the
+//!   bold or italic words that open a paragraph or an item.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -217,4 +222,101 @@ fn the_checker_sees_imports_and_ignores_comments() {
         find_cycle(&edges),
         Some(vec!["rate".into(), "redis".into(), "rate".into()])
     );
+}
+
+/// Each run of comment lines of `text`, joined into one line.
+fn comment_blocks(text: &str) -> Vec<String> {
+    let mut blocks = vec![String::new()];
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        match trimmed.find("//") {
+            Some(0) => {
+                let words = trimmed.trim_start_matches('/').trim_start_matches('!').trim();
+                let block = blocks.last_mut().unwrap();
+                block.push(' ');
+                block.push_str(words);
+            }
+            _ => blocks.push(String::new()),
+        }
+    }
+    blocks.retain(|block| !block.is_empty());
+    blocks
+}
+
+/// The (document, section) pairs a comment names.
+fn references(comment: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut rest = comment;
+    while let Some(at) = rest.find("docs/") {
+        rest = &rest[at + 5..];
+        let Some(end) = rest.find(".md") else { break };
+        let document = rest[..end].to_owned();
+        let after = rest[end + 3..].trim_start_matches([',', ' ', '(']);
+        if let Some(quoted) = after.strip_prefix('"')
+            && let Some(close) = quoted.find('"')
+        {
+            found.push((document, quoted[..close].to_owned()));
+        }
+        rest = &rest[end..];
+    }
+    found
+}
+
+/// Whether `section` opens a heading, or a paragraph or item in bold or
+/// italic, of `document`.
+fn has_section(document: &str, section: &str) -> bool {
+    document.lines().any(|line| {
+        let heading = line.starts_with('#');
+        let line = line.trim_start_matches(['#', '-', ' ']);
+        let emphasised = line.starts_with('*');
+        (heading || emphasised) && line.trim_start_matches('*').starts_with(section)
+    })
+}
+
+#[test]
+fn every_section_a_comment_names_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    let mut problems = Vec::new();
+    let mut seen = 0;
+    for file in &files {
+        for comment in comment_blocks(&std::fs::read_to_string(file).unwrap()) {
+            for (document, section) in references(&comment) {
+                seen += 1;
+                let path = root.join("docs").join(format!("{document}.md"));
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                if !has_section(&text, &section) {
+                    problems.push(format!(
+                        "{}: docs/{document}.md has no section {section:?}",
+                        file.display()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+    assert!(
+        seen > 10,
+        "the comments name {seen} sections; the reader above lost them"
+    );
+}
+
+#[test]
+fn the_reader_finds_references_across_lines() {
+    let text = "/// as measured\n/// (docs/PERFORMANCE.md, \"The cost of\n/// metrics\").\nfn x() {}\n// docs/OPERATIONS.md (\"Limits\")";
+    let blocks = comment_blocks(text);
+    assert_eq!(
+        references(&blocks[0]),
+        [("PERFORMANCE".to_owned(), "The cost of metrics".to_owned())]
+    );
+    assert_eq!(references(&blocks[1]), [("OPERATIONS".to_owned(), "Limits".to_owned())]);
+    assert!(has_section("# Title\n## The cost of metrics\n", "The cost of metrics"));
+    assert!(has_section("**Walks that give up.** A page", "Walks that give up"));
+    assert!(has_section(
+        "- *Routing without axum's router* (since",
+        "Routing without axum's router"
+    ));
+    assert!(!has_section("Some text about Memory", "Memory"));
+    assert!(!has_section("Memory is a plain paragraph here", "Memory"));
 }

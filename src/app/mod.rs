@@ -2,8 +2,6 @@
 //! the task that keeps it following the change log), the authenticator and
 //! the abuse controls, built once at start; and the configuration types
 //! the layers above share.
-//!
-//! Depends on `catalog`, `auth`, `limits`, `store` and `logs`.
 
 pub mod writer;
 

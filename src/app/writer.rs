@@ -7,8 +7,6 @@
 //!
 //! Also the in-flight half of idempotency (SPEC §7): a correlation id
 //! being processed on this server answers a repeat with 4122.
-//!
-//! Depends on `catalog`, `store`, `logs` and `telemetry`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -1,7 +1,5 @@
 //! Managing partner clients (SPEC §5's `clients` and `tokens` commands, and
 //! the demo): create one, rotate its secret, issue it a token.
-//!
-//! Depends on `store`, `domain` and its siblings `secret` and `token`.
 
 use anyhow::{Result, bail};
 

@@ -24,8 +24,6 @@
 //! Counts are per server: with N instances an attacker gets N times the
 //! guesses. Each table is bounded; when one is full of live entries it is
 //! emptied, which an attacker needs thousands of addresses to force.
-//!
-//! Depends on nothing else in Roster.
 
 use std::collections::HashMap;
 use std::collections::VecDeque;

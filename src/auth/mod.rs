@@ -1,7 +1,5 @@
 //! Who is calling: partner clients, their secrets and tokens, and checks 1–4
 //! of SPEC §2's order (token, API key, token-to-key binding, reseller scope).
-//!
-//! Depends on `store`, `logs` and `domain`.
 
 pub mod clients;
 pub mod logins;

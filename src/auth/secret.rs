@@ -1,7 +1,5 @@
 //! Client ids and secrets (SPEC §4): random, shown once, and stored only as
 //! an argon2id hash.
-//!
-//! Depends on nothing else in Roster.
 
 use anyhow::{Result, anyhow};
 use argon2::Argon2;

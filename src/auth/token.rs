@@ -5,8 +5,6 @@
 //! client_id | HMAC-SHA256`, under a key every instance reads from the
 //! database. The client's `token_epoch` revokes: disabling a client or
 //! rotating its secret bumps it, and a token from an older epoch is refused.
-//!
-//! Depends on nothing else in Roster.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -6,8 +6,8 @@
 //! Why a copy: reading twenty documents from SQLite cost a read transaction
 //! (WAL locks, a file check, a futex under load) plus twenty B-tree
 //! lookups, about half of a page's CPU; from PostgreSQL, a network round
-//! trip. Copying twenty records out of memory costs about a microsecond
-//! (docs/PERFORMANCE.md).
+//! trip. Copying twenty records out of memory costs far less
+//! (docs/PERFORMANCE.md, "The price of the document copy").
 //!
 //! Where it lives: append-only **segments** of 64 MiB. By default each is a
 //! file in the database's directory (or the system's temporary directory),
@@ -22,8 +22,6 @@
 //! record is appended, and the old one becomes garbage that
 //! [`DocumentCopy::compaction_candidate`] finds and the catalog relocates
 //! from, so disk use stays within about twice the live records.
-//!
-//! Depends on nothing else in Roster.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -38,9 +36,9 @@ const SEGMENT_BYTES: u64 = 64 << 20;
 
 /// Files are written this much at a time: the page cache keeps a buffered
 /// write in folios as large as the write, and touching one page of a large
-/// folio through the map maps all of it. With 1 MiB writes each document
-/// served added ~290 KiB to the server's resident set; with 4 KiB, at most
-/// the kernel's 64 KiB fault-around window.
+/// folio through the map maps all of it: with large writes each document
+/// served grew the server's resident set by much more than the kernel's
+/// fault-around window (docs/PERFORMANCE.md, "Memory").
 const WRITE_CHUNK: usize = 4096;
 
 /// Bytes of a record before its document: the ETag tag and the document's length.

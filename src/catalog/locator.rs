@@ -9,8 +9,6 @@
 //! about 1 in 30 million for a million customers, and the key is random per
 //! process, so nobody can aim for it) are still told apart: the second
 //! goes to a small map keyed by the id itself.
-//!
-//! Depends on nothing else in Roster.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};

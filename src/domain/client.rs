@@ -1,7 +1,5 @@
 //! A partner integration as Roster keeps it (SPEC §4): its id (the API key),
 //! the hash of its secret, its reseller scope, rate limit and API version.
-//!
-//! Depends on nothing above `domain`.
 
 use super::scope::ResellerScope;
 use super::version::ApiVersion;

@@ -3,10 +3,9 @@
 //!
 //! Normalising once, at import, is what lets a list request concatenate
 //! stored documents instead of re-serialising customers.
-//!
-//! Depends on its siblings `pattern`, `query` and `status`.
 
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 use time::{Date, Time};
 
 use super::pattern::fold;
@@ -359,6 +358,50 @@ pub fn links_member(customer_id: &str) -> String {
     format!(r#""links":{{"self":{{"uri":{uri},"method":"GET","headers":[]}}}}"#)
 }
 
+/// A hash of a stored document: its strong ETag, the same on every server.
+pub fn tag_of(document: &[u8]) -> u64 {
+    let digest = Sha256::digest(document);
+    u64::from_be_bytes(digest[..8].try_into().expect("eight bytes"))
+}
+
+/// The strong ETag of a document's tag (SPEC §6), quoted.
+pub fn etag(tag: u64) -> String {
+    // By hand rather than `format!("\"{tag:016x}\"")`, which GET of one
+    // customer paid on every request (docs/PERFORMANCE.md, "GET one customer against its ceiling").
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(18);
+    text.push('"');
+    for nibble in (0..16).rev() {
+        text.push(char::from(HEX[(tag >> (nibble * 4)) as usize & 15]));
+    }
+    text.push('"');
+    text
+}
+
+/// Whether an `If-Match` (`strong`) or `If-None-Match` (weak comparison)
+/// header's value lists `etag`, or is `*` (RFC 9110 §13.1).
+pub fn tag_matches(header: &str, etag: &str, strong: bool) -> bool {
+    header.split(',').map(str::trim).any(|candidate| {
+        candidate == "*"
+            || match candidate.strip_prefix("W/") {
+                Some(weak) => !strong && weak == etag,
+                None => candidate == etag,
+            }
+    })
+}
+
+/// A stored document with `links` as its last member: the record as SPEC
+/// §6 answers with it.
+pub fn with_links(document: &[u8], customer_id: &str) -> Vec<u8> {
+    let links = links_member(customer_id);
+    let mut body = Vec::with_capacity(document.len() + links.len() + 1);
+    body.extend_from_slice(&document[..document.len() - 1]);
+    body.push(b',');
+    body.extend_from_slice(links.as_bytes());
+    body.push(b'}');
+    body
+}
+
 /// The `2025-11` list item of a customer (SPEC §7): `externalReferenceId`,
 /// `customerId`, `resellerId`, `status`, `companyProfile` with only
 /// `companyName`, `creationDate` and `links`, in that order.
@@ -477,6 +520,27 @@ fn is_language_tag(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entity_tags_compare_as_rfc_9110_says() {
+        assert_eq!(etag(u64::MAX - 0x0f), "\"fffffffffffffff0\"");
+        assert_eq!(etag(0x0123_4567_89ab_cdef), "\"0123456789abcdef\"");
+        let etag = etag(0xabc);
+        assert_eq!(etag, "\"0000000000000abc\"");
+        assert!(tag_matches("\"0000000000000abc\"", &etag, true));
+        assert!(tag_matches("\"x\", \"0000000000000abc\"", &etag, true));
+        assert!(tag_matches("*", &etag, true));
+        assert!(
+            !tag_matches("W/\"0000000000000abc\"", &etag, true),
+            "If-Match is strong"
+        );
+        assert!(
+            tag_matches("W/\"0000000000000abc\"", &etag, false),
+            "If-None-Match is weak"
+        );
+        assert!(!tag_matches("\"0000000000000abd\"", &etag, false));
+        assert!(!tag_matches("", &etag, true));
+    }
     use serde_json::json;
 
     fn minimal() -> Value {

@@ -3,8 +3,6 @@
 //!
 //! Stricter than a lossy decoder on purpose: a value whose escapes decode to
 //! invalid UTF-8 is reported, not silently replaced by U+FFFD.
-//!
-//! Depends on nothing else in Roster.
 
 use percent_encoding::percent_decode;
 

@@ -1,7 +1,5 @@
 //! Formats a customer's contact data must have when a partner writes it
 //! (SPEC §6): country codes and email addresses.
-//!
-//! Depends on nothing else in Roster.
 
 /// The officially assigned ISO 3166-1 alpha-2 codes, sorted.
 const COUNTRIES: [&str; 249] = [

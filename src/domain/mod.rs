@@ -1,14 +1,14 @@
 //! The domain: validated values that the HTTP layer parses into and the
 //! catalog and the store work from. Nothing here knows about HTTP or SQL.
-//!
-//! Depends on nothing else in Roster: every other layer may use it.
 
 pub mod client;
 pub mod customer;
 pub mod form;
 pub mod formats;
+pub mod intent;
 pub mod pattern;
 pub mod query;
+pub mod refusal;
 pub mod scope;
 pub mod status;
 pub mod version;

@@ -2,8 +2,6 @@
 //!
 //! Every problem is collected (not first-fail) so a partner sees all of them
 //! in one 400 1132; each names its parameter, in query-string order.
-//!
-//! Depends on its siblings `form`, `pattern` and `status`.
 
 use std::collections::BTreeSet;
 

@@ -1,7 +1,5 @@
 //! A client's reseller scope (SPEC §4): explicit reseller ids, or `*` for
 //! every reseller.
-//!
-//! Depends on nothing else in Roster.
 
 use std::collections::BTreeSet;
 

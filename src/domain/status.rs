@@ -1,7 +1,5 @@
 //! Account status codes (SPEC §1) and sets of them, as the `status` filter
 //! and the catalog's per-status partitions use them.
-//!
-//! Depends on nothing else in Roster.
 
 /// One of the seven account status codes, by its position in [`Status::ALL`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -13,6 +11,9 @@ impl Status {
     pub const COUNT: usize = Self::CODES.len();
     /// 1000, active: the default of the `status` filter.
     pub const ACTIVE: Status = Status(0);
+    /// 1002, pending, and 1012, blocked: a PATCH may not change them (SPEC §6).
+    pub const PENDING: Status = Status(1);
+    pub const BLOCKED: Status = Status(4);
     /// Every status, in code order.
     pub const ALL: [Status; Self::COUNT] = [
         Status(0),
@@ -102,6 +103,8 @@ mod tests {
         }
         assert_eq!(Status::parse("1001"), None);
         assert_eq!(Status::parse(" 1000"), None);
+        let named = [Status::ACTIVE, Status::PENDING, Status::BLOCKED].map(Status::code);
+        assert_eq!(named, ["1000", "1002", "1012"]);
     }
 
     #[test]

@@ -1,8 +1,6 @@
 //! The API versions of SPEC §7: every client is pinned to one, a request may
 //! ask for another with `X-Api-Version`, and the version decides the shape
 //! of the list's items.
-//!
-//! Depends on nothing else in Roster.
 
 /// One of the API family's versions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

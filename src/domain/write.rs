@@ -9,8 +9,6 @@
 //! particular to writes is decided here: which fields a partner may give
 //! (read-only ones not at all, non-editable ones only unchanged), which are
 //! required, and the three-year-commitment requests of a PATCH.
-//!
-//! Depends on its siblings `customer` and `status`.
 
 use serde_json::{Map, Value, json};
 

@@ -1,20 +1,21 @@
-//! The first checks of every partner API request (SPEC §2, steps 1–5): the
-//! bearer token, the API key, the token's binding to that key, optionally
-//! the reseller scope, then the client's rate limit. What they learn (the
-//! client, the rate decision) travels with the answer, because the
-//! response's headers and the access log need it whatever the outcome.
-//!
-//! Depends on `app`, `limits`, `telemetry`, `domain` and its siblings `error`, `headers` and `request`.
+//! The first checks of every partner API request, in SPEC §2's order: the
+//! bearer token, the API key, the token's binding to that key, the
+//! reseller scope (when the path names a reseller), the client's rate
+//! limit, then the headers. A handler written with [`with_caller`] starts
+//! from a [`Caller`] that passed them; what the checks learnt (the client,
+//! the rate decision, the API version) goes on the answer whatever its
+//! outcome, because its headers and the access log need it.
 
 use std::sync::Arc;
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, header};
 
-use super::error::{ApiError, whole_seconds};
-use super::headers::X_API_VERSION;
-use super::request::ClientId;
+use super::error::{ApiError, Result, whole_seconds};
+use super::headers::{self, Body, X_API_VERSION};
+use super::request::{ClientId, RequestId};
 use crate::app::App;
+use crate::domain::refusal::Code;
 use crate::domain::{ApiVersion, ClientRecord};
 use crate::limits::{RateDecision, RatePolicy};
 use crate::telemetry;
@@ -23,87 +24,92 @@ static X_API_KEY: header::HeaderName = header::HeaderName::from_static("x-api-ke
 static RATELIMIT_POLICY: header::HeaderName = header::HeaderName::from_static("ratelimit-policy");
 static RATELIMIT: header::HeaderName = header::HeaderName::from_static("ratelimit");
 
-/// An authenticated partner client that is within its rate limit.
+/// An authenticated partner client, within its rate limit, whose request's
+/// headers are good.
 pub struct Caller {
     pub client: Arc<ClientRecord>,
     pub rate: RateDecision,
+    /// The API version of the answer: the request's `X-Api-Version`, else
+    /// the client's (SPEC §7).
+    pub version: ApiVersion,
 }
 
-/// A handler's outcome, with what the checks learnt about the caller.
-pub struct Answer {
-    client: Option<Arc<ClientRecord>>,
-    rate: Option<RateDecision>,
-    /// The API version answered in (`X-Api-Version`, SPEC §7).
-    version: Option<ApiVersion>,
-    result: Result<Response, ApiError>,
-}
-
-/// What a handler answers once the caller is admitted: the response (or
-/// error) and the API version it was answered in, if the request asked
-/// for one (else the client's).
-pub type Handled = (Result<Response, ApiError>, Option<ApiVersion>);
-
-impl Answer {
-    /// The answer to a request that got past [`admit`].
-    pub fn from(caller: Caller, (result, version): Handled) -> Self {
-        Answer {
-            version: Some(version.unwrap_or(caller.client.api_version)),
-            client: Some(caller.client),
-            rate: Some(caller.rate),
-            result,
+impl Caller {
+    /// Spends the request's own `X-Request-Id` for this client: 4120 if it
+    /// was used within the replay window (SPEC §2, check 8).
+    pub async fn spend(&self, app: &App, request_id: &RequestId) -> Result<()> {
+        if let Some(id) = request_id.supplied()
+            && !app.replay.first_use(&self.client.client_id, id).await?
+        {
+            return Err(Code::DuplicateRequestId.into());
         }
-    }
-
-    /// The response, with the RateLimit headers, the API version (for an
-    /// authenticated caller) and the client for the access log.
-    pub fn respond(self) -> Response {
-        let mut response = self.result.unwrap_or_else(IntoResponse::into_response);
-        if let Some(version) = self.version.or(self.client.as_ref().map(|client| client.api_version)) {
-            response
-                .headers_mut()
-                .insert(X_API_VERSION.clone(), HeaderValue::from_static(version.as_str()));
-        }
-        if let Some(decision) = self.rate {
-            rate_headers(response.headers_mut(), decision);
-        }
-        if let Some(client) = self.client {
-            response.extensions_mut().insert(ClientId(client));
-        }
-        response
+        Ok(())
     }
 }
 
-/// Checks 1–5: token, API key, binding, the scope when the request names a
-/// reseller (`reseller_id`), then the rate limit. `Err` is the answer.
-pub async fn admit(app: &App, headers: &HeaderMap, reseller_id: Option<&str>) -> Result<Caller, Answer> {
-    let refuse = |client, rate, error: ApiError| Answer {
-        client,
-        rate,
-        version: None,
-        result: Err(error),
-    };
-    let client = app
+/// Answers a partner API request: checks 1–5 (token, API key, binding, the
+/// scope of `reseller_id` if the path names one, rate limit), then the
+/// headers for a request whose body is `body`, then `handle`.
+pub async fn with_caller(
+    app: &App,
+    request_headers: &HeaderMap,
+    request_id: &RequestId,
+    reseller_id: Option<&str>,
+    body: Body,
+    handle: impl AsyncFnOnce(&Caller) -> Result<Response>,
+) -> Response {
+    let client = match app
         .auth
         .authorize(
-            headers.get(header::AUTHORIZATION).map(HeaderValue::as_bytes),
-            headers.get(&X_API_KEY).map(HeaderValue::as_bytes),
+            request_headers.get(header::AUTHORIZATION).map(HeaderValue::as_bytes),
+            request_headers.get(&X_API_KEY).map(HeaderValue::as_bytes),
             reseller_id,
         )
         .await
-        .map_err(|error| refuse(None, None, error.into()))?;
-    let rate = match app.rate.check(&client).await {
-        Ok(rate) => rate,
-        Err(error) => return Err(refuse(Some(client), None, error.into())),
+    {
+        Ok(client) => client,
+        Err(error) => return ApiError::from(error).into_response(),
     };
-    if let RateDecision::Denied { retry_after, .. } = rate {
-        telemetry::rate_limited();
-        return Err(refuse(
-            Some(client),
-            Some(rate),
-            ApiError::TooManyRequests { retry_after },
-        ));
+    let version = client.api_version;
+    let rate = match app.rate.check(&client).await {
+        Ok(denied @ RateDecision::Denied { retry_after, .. }) => {
+            telemetry::rate_limited();
+            let refused = ApiError::TooManyRequests { retry_after };
+            return answer(refused.into_response(), client, version, Some(denied));
+        }
+        Ok(rate) => rate,
+        Err(error) => return answer(ApiError::from(error).into_response(), client, version, None),
+    };
+    match headers::check(request_headers, request_id, body) {
+        Err(error) => answer(error.into_response(), client, version, Some(rate)),
+        Ok(asked) => {
+            let caller = Caller {
+                version: asked.unwrap_or(version),
+                client,
+                rate,
+            };
+            let response = handle(&caller).await.unwrap_or_else(IntoResponse::into_response);
+            answer(response, caller.client, caller.version, Some(rate))
+        }
     }
-    Ok(Caller { client, rate })
+}
+
+/// `response` with what the checks learnt: the API version, the RateLimit
+/// headers and the client for the access log.
+fn answer(
+    mut response: Response,
+    client: Arc<ClientRecord>,
+    version: ApiVersion,
+    rate: Option<RateDecision>,
+) -> Response {
+    response
+        .headers_mut()
+        .insert(X_API_VERSION.clone(), HeaderValue::from_static(version.as_str()));
+    if let Some(decision) = rate {
+        rate_headers(response.headers_mut(), decision);
+    }
+    response.extensions_mut().insert(ClientId(client));
+    response
 }
 
 /// `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers):

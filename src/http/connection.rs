@@ -16,8 +16,6 @@
 //! taken up when it fires: a request answered and the next one started
 //! cost two reads of the clock and no timer, where hyper set one up for
 //! every request's head.
-//!
-//! Depends on nothing else in Roster.
 
 use std::future::Future;
 use std::io;

@@ -3,8 +3,6 @@
 //! with its parameters, body fields, responses and a curl line, and the
 //! error code table. Entirely offline: no script at all, styles inline, and
 //! a Content-Security-Policy that forbids loading anything.
-//!
-//! Depends on its siblings `openapi` and `error`.
 
 use std::fmt::Write;
 use std::sync::OnceLock;
@@ -13,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, header};
 use serde_json::Value;
 
-use super::error::ApiError;
 use super::openapi;
+use crate::domain::refusal::Code;
 
 pub const ROUTE: &str = openapi::DOCS_ROUTE;
 
@@ -224,10 +222,15 @@ fn render(document: &Value) -> String {
     out.push_str("<section class=\"op\" id=\"errors\"><h2>Error codes</h2><p>Every error has ");
     out.push_str("<code>{\"code\", \"message\", \"additionalDetails\"}</code>; details name each problem.</p>");
     out.push_str("<table><tr><th>HTTP</th><th>code</th><th>message</th></tr>");
-    for error in ApiError::one_of_each() {
-        let (status, code, message) = error.parts();
-        write!(out, "<tr><td>{}</td><td><code>{code}</code></td><td>", status.as_u16()).unwrap();
-        text(&mut out, message);
+    for code in Code::ALL {
+        write!(
+            out,
+            "<tr><td>{}</td><td><code>{}</code></td><td>",
+            code.status(),
+            code.code()
+        )
+        .unwrap();
+        text(&mut out, code.message());
         out.push_str("</td></tr>");
     }
     out.push_str("</table></section></main></body></html>\n");

@@ -1,225 +1,88 @@
-//! The one error type of the API and its code table (SPEC §3): every error,
-//! 500 included, leaves as `{"code","message","additionalDetails"}` JSON.
-//!
-//! Depends on `auth` (its error type), `store` (a remembered reply), `logs`
-//! (how a cause reads) and `domain` (a body's problems).
+//! The one error type of the API: every error, 500 included, leaves as SPEC
+//! §3's `{"code","message","additionalDetails"}` JSON, from the domain's one
+//! code table ([`Code`]). What is particular to HTTP is added here: the
+//! headers some codes carry (`WWW-Authenticate`, `Retry-After`) and the
+//! cause of a 500, kept for the access log and never sent.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
-use serde_json::json;
 
 use crate::auth::AuthError;
+use crate::domain::intent::Answer;
+use crate::domain::refusal::{Code, Refusal};
 use crate::domain::write::BodyProblem;
-use crate::store::Reply;
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
 #[derive(Debug)]
 pub enum ApiError {
-    /// Bad headers or body fields (1117); details name each.
-    InvalidFields(Vec<String>),
-    /// Query-parameter problems, one detail each.
-    InvalidParameters(Vec<String>),
-    DuplicateRequestId,
-    /// A PATCH gives a non-editable field another value (1119).
-    NotEditable(Vec<String>),
-    /// Unknown or read-only body fields (1121).
-    UnexpectedFields(Vec<String>),
-    /// Required body fields absent (1122).
-    MissingFields(Vec<String>),
-    /// A PATCH of a pending or blocked customer (1125).
-    UpdateBlocked,
-    /// A POST duplicating a customer (1127).
-    AlreadyExists,
-    /// A bad X-Correlation-Id, or one reused for another request (4119).
-    CorrelationInvalid(&'static str),
-    /// The same X-Correlation-Id is still being processed (4122).
-    CorrelationInFlight,
-    TokenMissing,
-    TokenInvalid,
-    ApiKeyInvalid,
-    ResellerForbidden,
-    UnknownReseller,
-    /// A customer unknown or outside the client's scope (1116).
-    UnknownCustomer,
-    NotFound,
-    MethodNotAllowed,
-    /// `If-Match` no longer matches (412).
-    PreconditionFailed,
-    /// A body over the limit (413).
-    PayloadTooLarge {
-        max_bytes: usize,
-    },
-    UriTooLong {
-        max_bytes: usize,
-    },
-    HeadersTooLarge {
-        max_bytes: usize,
-    },
-    TooManyRequests {
-        retry_after: Duration,
-    },
-    /// Not ready (SPEC §9): the catalog is loading, or a dependency does
-    /// not answer; details name which (503, a project-defined code like
-    /// 404 and 405).
-    Unavailable(Vec<&'static str>),
-    /// The request ran past `--request-timeout`.
+    /// A code of the table, with the details that name each problem.
+    Refused(Refusal),
+    /// Over the client's rate (4118); `Retry-After` says when to retry.
+    TooManyRequests { retry_after: Duration },
+    /// The request ran past `--request-timeout` (1124).
     Timeout,
-    /// Anything unexpected. The cause is logged (with the request id) by the
-    /// access-log middleware; the partner sees only code 1124.
+    /// Anything unexpected (1124). The cause is logged (with the request
+    /// id) by the access-log middleware; the partner sees only the code.
     Internal(anyhow::Error),
 }
 
 impl ApiError {
-    /// The code table: HTTP status, code and message of each error.
-    pub fn parts(&self) -> (StatusCode, &'static str, &'static str) {
-        use ApiError::*;
+    /// A refusal with these details.
+    pub fn refused(code: Code, details: Vec<String>) -> Self {
+        ApiError::Refused(Refusal::new(code, details))
+    }
+
+    /// Its row of the code table.
+    pub fn code(&self) -> Code {
         match self {
-            InvalidFields(_) => (StatusCode::BAD_REQUEST, "1117", "Some Fields are Invalid"),
-            InvalidParameters(_) => (StatusCode::BAD_REQUEST, "1132", "Invalid value for search parameter"),
-            DuplicateRequestId => (
-                StatusCode::BAD_REQUEST,
-                "4120",
-                "Duplicate request id, same requestId has already been processed",
-            ),
-            NotEditable(_) => (StatusCode::BAD_REQUEST, "1119", "Some fields are not editable"),
-            UnexpectedFields(_) => (
-                StatusCode::BAD_REQUEST,
-                "1121",
-                "Request contains additional unexpected fields",
-            ),
-            MissingFields(_) => (StatusCode::BAD_REQUEST, "1122", "Request is missing required fields"),
-            UpdateBlocked => (
-                StatusCode::BAD_REQUEST,
-                "1125",
-                "Account cannot be updated while status is pending or blocked",
-            ),
-            AlreadyExists => (StatusCode::BAD_REQUEST, "1127", "Account already exists"),
-            CorrelationInvalid(_) => (StatusCode::BAD_REQUEST, "4119", "Correlation ID is Invalid or Missing"),
-            CorrelationInFlight => (
-                StatusCode::BAD_REQUEST,
-                "4122",
-                "This request is already being processed. Please wait a moment and try again.",
-            ),
-            TokenMissing => (StatusCode::UNAUTHORIZED, "4117", "Authorization token is missing"),
-            TokenInvalid => (StatusCode::UNAUTHORIZED, "4116", "Authorization token is invalid"),
-            ApiKeyInvalid => (StatusCode::FORBIDDEN, "4115", "API key is invalid or missing"),
-            ResellerForbidden => (
-                StatusCode::FORBIDDEN,
-                "4121",
-                "You are not allowed to perform that action on this resource",
-            ),
-            UnknownReseller => (StatusCode::NOT_FOUND, "1115", "Invalid Reseller"),
-            UnknownCustomer => (StatusCode::NOT_FOUND, "1116", "Invalid Customer"),
-            NotFound => (StatusCode::NOT_FOUND, "404", "Resource not found"),
-            MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "405", "Method not allowed"),
-            PreconditionFailed => (StatusCode::PRECONDITION_FAILED, "412", "Precondition failed"),
-            PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "413", "Payload too large"),
-            UriTooLong { .. } => (StatusCode::URI_TOO_LONG, "414", "Request URI too long"),
-            HeadersTooLarge { .. } => (
-                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                "431",
-                "Request header fields too large",
-            ),
-            TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "4118", "Too many requests"),
-            Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "503", "Service unavailable"),
-            Timeout | Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "1124",
-                "Internal Server Error. Please try again later",
-            ),
+            ApiError::Refused(refusal) => refusal.code,
+            ApiError::TooManyRequests { .. } => Code::TooManyRequests,
+            ApiError::Timeout | ApiError::Internal(_) => Code::Internal,
         }
     }
 
-    /// One error of each kind, for the code table's readers (the OpenAPI
-    /// document and the docs page). The match in `every_kind_is_listed`
-    /// below stops compiling when a kind is added, as a reminder to list
-    /// it here.
-    pub fn one_of_each() -> Vec<ApiError> {
-        use ApiError::*;
-        vec![
-            InvalidFields(Vec::new()),
-            InvalidParameters(Vec::new()),
-            DuplicateRequestId,
-            NotEditable(Vec::new()),
-            UnexpectedFields(Vec::new()),
-            MissingFields(Vec::new()),
-            UpdateBlocked,
-            AlreadyExists,
-            CorrelationInvalid(""),
-            CorrelationInFlight,
-            TokenMissing,
-            TokenInvalid,
-            ApiKeyInvalid,
-            ResellerForbidden,
-            UnknownReseller,
-            UnknownCustomer,
-            NotFound,
-            MethodNotAllowed,
-            PreconditionFailed,
-            PayloadTooLarge { max_bytes: 0 },
-            UriTooLong { max_bytes: 0 },
-            HeadersTooLarge { max_bytes: 0 },
-            TooManyRequests {
-                retry_after: Duration::ZERO,
-            },
-            Unavailable(Vec::new()),
-            Internal(anyhow::anyhow!("an example")),
-        ]
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.code().status()).expect("the code table's statuses are valid")
     }
 
-    fn details(&self) -> Vec<String> {
+    /// The refusal a correlated write remembers, for a 4xx (SPEC §7: 429
+    /// and 5xx are not remembered, so that a retry may succeed).
+    pub fn remembered(&self) -> Option<&Refusal> {
         match self {
-            ApiError::InvalidFields(details)
-            | ApiError::InvalidParameters(details)
-            | ApiError::NotEditable(details)
-            | ApiError::UnexpectedFields(details)
-            | ApiError::MissingFields(details) => details.clone(),
-            ApiError::CorrelationInvalid(detail) => vec![(*detail).to_owned()],
-            ApiError::Unavailable(details) => details.iter().map(|detail| (*detail).to_owned()).collect(),
-            ApiError::PayloadTooLarge { max_bytes } => vec![format!("the body must be at most {max_bytes} bytes")],
-            ApiError::UriTooLong { max_bytes } => vec![format!("the URI must be at most {max_bytes} bytes")],
-            ApiError::HeadersTooLarge { max_bytes } => {
-                vec![format!("the request headers must be at most {max_bytes} bytes in all")]
-            }
-            _ => Vec::new(),
+            ApiError::Refused(refusal) if self.status().is_client_error() => Some(refusal),
+            _ => None,
         }
     }
+}
 
-    /// The error as a write remembers it (SPEC §7): status and JSON body.
-    pub fn reply(&self) -> Reply {
-        let (status, code, message) = self.parts();
-        Reply {
-            status: status.as_u16(),
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: json!({"code": code, "message": message, "additionalDetails": self.details()})
-                .to_string()
-                .into_bytes(),
-        }
+impl From<Code> for ApiError {
+    fn from(code: Code) -> Self {
+        ApiError::Refused(code.into())
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        ApiError::Refused(refusal)
     }
 }
 
 impl From<BodyProblem> for ApiError {
     fn from(problem: BodyProblem) -> Self {
-        let details = problem.details();
-        match problem {
-            BodyProblem::NotObject | BodyProblem::Invalid(_) => ApiError::InvalidFields(details),
-            BodyProblem::Unexpected(_) => ApiError::UnexpectedFields(details),
-            BodyProblem::Missing(_) => ApiError::MissingFields(details),
-            BodyProblem::NotEditable(_) => ApiError::NotEditable(details),
-        }
+        ApiError::Refused(problem.into())
     }
 }
 
 /// A remembered (or just decided) answer as a response.
-pub fn replied(reply: &Reply) -> Response {
-    let mut response = Response::new(axum::body::Body::from(reply.body.clone()));
-    *response.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+pub fn replied(answer: &Answer) -> Response {
+    let mut response = Response::new(axum::body::Body::from(answer.body.clone()));
+    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
-    for (name, value) in &reply.headers {
+    for (name, value) in &answer.headers {
         if let (Ok(name), Ok(value)) = (
             header::HeaderName::try_from(name.as_str()),
             HeaderValue::try_from(value.as_str()),
@@ -236,12 +99,14 @@ pub struct InternalCause(pub Arc<String>);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code, message) = self.parts();
-        let body = json!({"code": code, "message": message, "additionalDetails": self.details()});
-        let mut response = (status, json_headers(), body.to_string()).into_response();
+        let body = match &self {
+            ApiError::Refused(refusal) => refusal.body(),
+            other => Refusal::from(other.code()).body(),
+        };
+        let mut response = (self.status(), json_headers(), body).into_response();
         let headers = response.headers_mut();
         match &self {
-            ApiError::TokenMissing | ApiError::TokenInvalid => {
+            ApiError::Refused(refusal) if matches!(refusal.code, Code::TokenMissing | Code::TokenInvalid) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             ApiError::TooManyRequests { retry_after } => {
@@ -249,19 +114,12 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
-        match self {
-            ApiError::Internal(cause) => {
-                response
-                    .extensions_mut()
-                    .insert(InternalCause(Arc::new(crate::logs::chain(&*cause))));
-            }
-            ApiError::Timeout => {
-                response
-                    .extensions_mut()
-                    .insert(InternalCause(Arc::new("request timed out".into())));
-            }
-            _ => {}
-        }
+        let cause = match self {
+            ApiError::Internal(cause) => crate::logs::chain(&*cause),
+            ApiError::Timeout => "request timed out".into(),
+            _ => return response,
+        };
+        response.extensions_mut().insert(InternalCause(Arc::new(cause)));
         response
     }
 }
@@ -275,10 +133,10 @@ impl From<anyhow::Error> for ApiError {
 impl From<AuthError> for ApiError {
     fn from(error: AuthError) -> Self {
         match error {
-            AuthError::TokenMissing => ApiError::TokenMissing,
-            AuthError::TokenInvalid => ApiError::TokenInvalid,
-            AuthError::ApiKeyInvalid => ApiError::ApiKeyInvalid,
-            AuthError::ResellerForbidden => ApiError::ResellerForbidden,
+            AuthError::TokenMissing => Code::TokenMissing.into(),
+            AuthError::TokenInvalid => Code::TokenInvalid.into(),
+            AuthError::ApiKeyInvalid => Code::ApiKeyInvalid.into(),
+            AuthError::ResellerForbidden => Code::ResellerForbidden.into(),
             AuthError::Internal(cause) => ApiError::Internal(cause),
         }
     }
@@ -300,55 +158,54 @@ pub fn whole_seconds(wait: Duration) -> u64 {
 mod tests {
     use super::*;
 
-    /// `one_of_each` lists every kind but `Timeout`, which answers as
-    /// `Internal` does (500 1124). No wildcard: a new kind stops this test
-    /// compiling, and its count below fails until the list has it.
-    #[test]
-    fn every_kind_is_listed() {
-        use ApiError::*;
-        let listed = ApiError::one_of_each();
-        for error in &listed {
-            match error {
-                InvalidFields(_)
-                | InvalidParameters(_)
-                | DuplicateRequestId
-                | NotEditable(_)
-                | UnexpectedFields(_)
-                | MissingFields(_)
-                | UpdateBlocked
-                | AlreadyExists
-                | CorrelationInvalid(_)
-                | CorrelationInFlight
-                | TokenMissing
-                | TokenInvalid
-                | ApiKeyInvalid
-                | ResellerForbidden
-                | UnknownReseller
-                | UnknownCustomer
-                | NotFound
-                | MethodNotAllowed
-                | PreconditionFailed
-                | PayloadTooLarge { .. }
-                | UriTooLong { .. }
-                | HeadersTooLarge { .. }
-                | TooManyRequests { .. }
-                | Unavailable(_)
-                | Internal(_) => {}
-                Timeout => panic!("Timeout is answered as Internal; list Internal instead"),
-            }
-        }
-        // Each kind once, and all 25 (26 kinds less `Timeout`): adding a
-        // kind to the match above means counting it here too.
-        let kinds: std::collections::HashSet<_> = listed.iter().map(std::mem::discriminant).collect();
-        assert_eq!((kinds.len(), listed.len()), (25, 25));
-        assert_eq!(Timeout.parts(), Internal(anyhow::anyhow!("x")).parts());
-    }
-
     #[test]
     fn retry_after_rounds_up_to_at_least_one_second() {
         assert_eq!(whole_seconds(Duration::ZERO), 1);
         assert_eq!(whole_seconds(Duration::from_millis(1)), 1);
         assert_eq!(whole_seconds(Duration::from_secs(1)), 1);
         assert_eq!(whole_seconds(Duration::from_millis(1001)), 2);
+    }
+
+    /// Every row of the code table as the partner receives it: status,
+    /// headers and body (a 500's cause stays out of it). Reviewed with
+    /// `cargo insta review` when the table changes.
+    #[tokio::test]
+    async fn every_code_answers_in_spec_3s_shape() {
+        let mut answers = Vec::new();
+        for &code in Code::ALL {
+            let error = match code {
+                Code::TooManyRequests => ApiError::TooManyRequests {
+                    retry_after: Duration::from_millis(1500),
+                },
+                Code::Internal => ApiError::Internal(anyhow::anyhow!("the secret cause")),
+                Code::InvalidParameters => ApiError::refused(code, vec!["limit: must be between 1 and 50".into()]),
+                _ => code.into(),
+            };
+            let response = error.into_response();
+            let status = response.status().as_u16();
+            let headers: std::collections::BTreeMap<String, String> = response
+                .headers()
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
+                .collect();
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            answers.push(serde_json::json!({"status": status, "headers": headers, "body": body}));
+        }
+        insta::assert_snapshot!("error_answers", serde_json::to_string_pretty(&answers).unwrap());
+    }
+
+    #[test]
+    fn only_refusals_of_the_client_are_remembered() {
+        assert!(ApiError::from(Code::UnknownCustomer).remembered().is_some());
+        assert!(ApiError::from(Code::Unavailable).remembered().is_none());
+        assert!(
+            ApiError::TooManyRequests {
+                retry_after: Duration::ZERO
+            }
+            .remembered()
+            .is_none()
+        );
+        assert!(ApiError::Internal(anyhow::anyhow!("x")).remembered().is_none());
     }
 }

@@ -1,14 +1,13 @@
 //! The request headers of SPEC §2 and §7, checked the same way by every
 //! endpoint: `X-Request-Id`, `Accept`, `Content-Type` and `X-Api-Version`
 //! (400 1117, every broken one named), and `X-Correlation-Id` (400 4119).
-//!
-//! Depends on `domain` and its siblings `error` and `request`.
 
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 
 use super::error::{ApiError, Result};
 use super::request::{RequestId, X_CORRELATION_ID, is_valid_id};
 use crate::domain::ApiVersion;
+use crate::domain::refusal::Code;
 
 pub static X_API_VERSION: HeaderName = HeaderName::from_static("x-api-version");
 
@@ -63,7 +62,7 @@ pub fn check(headers: &HeaderMap, request_id: &RequestId, body: Body) -> Result<
     if problems.is_empty() {
         Ok(version)
     } else {
-        Err(ApiError::InvalidFields(problems))
+        Err(ApiError::refused(Code::InvalidFields, problems))
     }
 }
 
@@ -72,8 +71,9 @@ pub fn correlation_id(headers: &HeaderMap) -> Result<Option<&str>> {
     match headers.get(&X_CORRELATION_ID) {
         None => Ok(None),
         Some(value) if is_valid_id(value) => Ok(Some(value.to_str().expect("visible ASCII"))),
-        Some(_) => Err(ApiError::CorrelationInvalid(
-            "X-Correlation-Id: must be 1 to 128 visible ASCII characters",
+        Some(_) => Err(ApiError::refused(
+            Code::CorrelationInvalid,
+            vec!["X-Correlation-Id: must be 1 to 128 visible ASCII characters".into()],
         )),
     }
 }

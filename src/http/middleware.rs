@@ -5,13 +5,10 @@
 //!
 //! One layer rather than three, and a service of our own ([`Context`])
 //! around the routes rather than tower or axum layers: each `from_fn` layer
-//! cloned and boxed the service below it on every request, ~1.2 µs a layer
-//! (docs/PERFORMANCE.md). The route is found here, once, so the access
+//! cloned and boxed the service below it on every request (docs/PERFORMANCE.md, "Figures the code refers to",
+//! "Layers"). The route is found here, once, so the access
 //! log, the metrics and the in-flight limit know it before the handler
 //! runs.
-//!
-//! Depends on `app`, `logs`, `telemetry` and its siblings `routes`,
-//! `request` and `error`.
 
 use std::any::Any;
 use std::convert::Infallible;
@@ -37,6 +34,7 @@ use super::error::{ApiError, InternalCause};
 use super::request::{ClientId, Peer, RequestId, X_CORRELATION_ID, X_REQUEST_ID, is_valid_id};
 use super::routes::{self, Route};
 use crate::app::{App, HttpLimits};
+use crate::domain::refusal::Code;
 use crate::logs::Access;
 use crate::telemetry;
 
@@ -188,10 +186,8 @@ impl Guard {
         let limits = &self.limits;
         let uri_bytes = request.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
         if uri_bytes > limits.max_uri_bytes {
-            return ApiError::UriTooLong {
-                max_bytes: limits.max_uri_bytes,
-            }
-            .into_response();
+            let detail = format!("the URI must be at most {} bytes", limits.max_uri_bytes);
+            return ApiError::refused(Code::UriTooLong, vec![detail]).into_response();
         }
         let header_bytes: usize = request
             .headers()
@@ -199,10 +195,11 @@ impl Guard {
             .map(|(name, value)| name.as_str().len() + value.len() + 4)
             .sum();
         if header_bytes > limits.max_header_bytes {
-            return ApiError::HeadersTooLarge {
-                max_bytes: limits.max_header_bytes,
-            }
-            .into_response();
+            let detail = format!(
+                "the request headers must be at most {} bytes in all",
+                limits.max_header_bytes
+            );
+            return ApiError::refused(Code::HeadersTooLarge, vec![detail]).into_response();
         }
         let work = async {
             let _permit = match own_budget {
@@ -256,7 +253,7 @@ mod tests {
         let handler = |_, _, _| async {
             panic!("secret internals");
             #[allow(unreachable_code)]
-            ApiError::NotFound.into_response()
+            ApiError::from(Code::NotFound).into_response()
         };
         let response = request_context(&guard, request, handler).await;
         assert_eq!(response.status(), http::StatusCode::INTERNAL_SERVER_ERROR);

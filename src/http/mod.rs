@@ -1,12 +1,9 @@
 //! The HTTP surface: the routes, the layer around them, and [`serve`], which runs it
 //! on a listener the caller bound until the caller's shutdown signal.
-//!
-//! Depends on `app`, `catalog`, `auth`, `limits`, `store`, `logs`, `telemetry` and `domain`.
 
-pub mod accounts;
 pub mod caller;
 pub mod connection;
-pub mod customers;
+pub mod customer;
 pub mod docs;
 pub mod error;
 pub mod headers;
@@ -14,6 +11,7 @@ pub mod health;
 pub mod middleware;
 pub mod openapi;
 pub mod request;
+pub mod reseller_customers;
 pub mod routes;
 pub mod token;
 

@@ -2,8 +2,6 @@
 //! routes, and what a handler hands back to it: the request's id, the
 //! connection's peer, and the client a request authenticated as (for the
 //! access log).
-//!
-//! Depends on `domain`.
 
 use std::net::IpAddr;
 use std::sync::Arc;

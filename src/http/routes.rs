@@ -4,16 +4,13 @@
 //! an unknown path 404 (SPEC §3); HEAD is answered as GET without the body.
 //!
 //! Matched here rather than by axum's `Router`, for what the router cost
-//! on every request: about 5,000 of the 45,500 instructions of a GET of one
-//! customer (the match, a map of percent-decoded path parameters and the
-//! matched path in the request's extensions, a boxed clone of the route's
-//! service, the extractors' futures), measured in docs/PERFORMANCE.md
-//! ("Routing without axum's router"). The API has nine fixed paths with at
-//! most one parameter, so the match is a few string comparisons. axum
-//! still gives the bodies and the response types.
-//!
-//! Depends on `app` and its siblings: every handler module, `error` and
-//! `request`.
+//! on every request (the match, a map of percent-decoded path parameters
+//! and the matched path in the request's extensions, a boxed clone of the
+//! route's service, the extractors' futures), measured in
+//! docs/PERFORMANCE.md ("Routing without axum's router"). The API has a
+//! handful of fixed paths with at most one parameter, so the match is a
+//! few string comparisons. axum still gives the bodies and the response
+//! types.
 
 use std::sync::Arc;
 
@@ -25,8 +22,9 @@ use percent_encoding::percent_decode_str;
 
 use super::error::ApiError;
 use super::request::{Peer, RequestId};
-use super::{accounts, customers, docs, health, openapi, token};
+use super::{customer, docs, health, openapi, reseller_customers, token};
 use crate::app::App;
+use crate::domain::refusal::Code;
 
 /// One route of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,9 +113,9 @@ impl Route {
     /// document name the route.
     pub const fn template(self) -> &'static str {
         match self {
-            Route::CustomerList => customers::ROUTE,
-            Route::Customers => accounts::CUSTOMERS_ROUTE,
-            Route::Customer => accounts::CUSTOMER_ROUTE,
+            Route::CustomerList => reseller_customers::ROUTE,
+            Route::Customers => customer::CUSTOMERS_ROUTE,
+            Route::Customer => customer::CUSTOMER_ROUTE,
             Route::Token => token::ROUTE,
             Route::TokenV2 => token::ROUTE_V2,
             Route::Health => health::ROUTE,
@@ -180,20 +178,22 @@ pub async fn answer(
 ) -> Response {
     let head = request.method() == Method::HEAD;
     let response = match routed {
-        None => ApiError::NotFound.into_response(),
+        None => ApiError::from(Code::NotFound).into_response(),
         Some((route, _)) if !route.answers(request.method()) => {
-            let mut response = ApiError::MethodNotAllowed.into_response();
+            let mut response = ApiError::from(Code::MethodNotAllowed).into_response();
             response
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static(route.allow()));
             response
         }
-        Some((Route::CustomerList, reseller_id)) => customers::list(&app, reseller_id, &request_id, request).await,
-        Some((Route::Customer, customer_id)) if request.method() == Method::PATCH => {
-            accounts::update(&app, customer_id, &request_id, request).await
+        Some((Route::CustomerList, reseller_id)) => {
+            reseller_customers::list(&app, reseller_id, &request_id, request).await
         }
-        Some((Route::Customer, customer_id)) => accounts::get(&app, customer_id, &request_id, request).await,
-        Some((Route::Customers, _)) => accounts::create(&app, &request_id, request).await,
+        Some((Route::Customer, customer_id)) if request.method() == Method::PATCH => {
+            customer::update(&app, customer_id, &request_id, request).await
+        }
+        Some((Route::Customer, customer_id)) => customer::get(&app, customer_id, &request_id, request).await,
+        Some((Route::Customers, _)) => customer::create(&app, &request_id, request).await,
         Some((Route::Token, _)) => token::issue(&app, peer, request).await,
         Some((Route::TokenV2, _)) => token::issue_v2(&app, peer, request).await,
         Some((Route::Health, _)) => health::health(),

@@ -3,8 +3,6 @@
 //! parameters in the query string or the form body, `expires_in` in
 //! milliseconds. Errors follow RFC 6749 §5.2 (`{"error": …}`), as OAuth
 //! clients expect.
-//!
-//! Depends on `app`, `auth`, `telemetry`, `domain` and its siblings `error` and `request`.
 
 use std::net::IpAddr;
 use std::time::Duration;

@@ -1,7 +1,5 @@
 //! Abuse controls: the per-client rate limit and the request-id replay
 //! window of SPEC §2, in this process's memory or shared through Redis.
-//!
-//! Depends on `domain`; `policy` is what the other two share.
 
 pub mod policy;
 pub mod rate;

@@ -1,8 +1,6 @@
 //! What a rate-limit check decides, whichever store keeps the buckets: the
 //! policy (N requests/s, bursts of 2N) and the decision the RateLimit
 //! headers of SPEC §5 describe.
-//!
-//! Depends on nothing else in Roster.
 
 use std::num::NonZeroU32;
 use std::time::Duration;

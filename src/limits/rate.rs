@@ -2,8 +2,6 @@
 //! GCRA — governor's in this process, or a Lua script in Redis shared by
 //! every instance. Checked after authentication, so requests without a
 //! valid token and key never spend a client's quota.
-//!
-//! Depends on `domain` and its siblings `policy` and `redis`.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;

@@ -4,8 +4,6 @@
 //!
 //! A Redis failure is an error, answered 500 1124 and logged with its
 //! cause: a replay check or a limit is never skipped silently.
-//!
-//! Depends on `telemetry` and its sibling `policy`.
 
 use std::time::Duration;
 

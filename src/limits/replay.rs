@@ -4,11 +4,10 @@
 //!
 //! In this process, memory is bounded: ids are kept as 128-bit keyed hashes in arrival order,
 //! forgotten when the window passes or, past `capacity`, oldest first. So a
-//! flood of unique ids costs at most `capacity` entries (about 60 bytes
-//! each: 57 MiB for a million, measured by `bench/replay_memory.rs`) and only
-//! shortens how far back a replay is caught; memory never grows past it.
-//!
-//! Depends on its sibling `redis`.
+//! flood of unique ids costs at most `capacity` entries (their size is
+//! measured by `bench/replay_memory.rs`, docs/OPERATIONS.md, "Memory and
+//! disk") and only shortens how far back a replay is caught; memory never
+//! grows past it.
 
 use std::collections::{HashSet, VecDeque};
 use std::hash::{BuildHasher, Hasher, RandomState};

@@ -2,8 +2,6 @@
 //! sends validated records on a blocking thread while the store writes what
 //! it has so far in one transaction, which commits only when the reader
 //! finished without error. This is the one hand-off between the two.
-//!
-//! Depends on `domain` and the [`Store`](super::Store) trait.
 
 use tokio::sync::mpsc;
 

@@ -8,25 +8,26 @@
 //! once from a [`Store::scan`] and then follows the log with
 //! [`Store::changes_since`]: it never needs to read the whole data again
 //! while it runs (SPEC §8).
-//!
-//! Depends on `domain` and `telemetry` (its backends count failures).
 
 mod import;
 mod migrations;
 pub mod postgres;
 pub mod sqlite;
+mod write;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow, bail};
 use async_trait::async_trait;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 pub use import::{ImportError, ImportItem, RecordSender, RecordSink, WriterStopped, import_with};
 
-use crate::domain::{ApiVersion, ClientRecord, CustomerRecord, ResellerScope};
+use crate::domain::intent::{Answer, Intent};
+use crate::domain::{ApiVersion, ClientRecord, CustomerRecord, ResellerScope, Status};
 
 /// The data generation: 0 for an empty database, bumped by one by every
 /// committed write. Generations are committed in order, so a server that
@@ -128,21 +129,12 @@ pub struct ClientChange {
     pub scope: Option<ResellerScope>,
 }
 
-/// An answer as a write remembers it: status, the headers that belong to
-/// it (`Location`, `ETag`, …) and the body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
 /// An answer remembered for a correlation id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Remembered {
     /// What identifies the request: a hash of its method, path and body.
     pub fingerprint: Vec<u8>,
-    pub reply: Reply,
+    pub answer: Answer,
     /// Unix seconds.
     pub created_at: i64,
 }
@@ -162,47 +154,12 @@ pub struct Retention {
     pub capacity: u64,
 }
 
-/// Which customer a write is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// A new customer of this reseller with this folded name: the write
-    /// sees the reseller's customers of that name, and a fresh id.
-    New { reseller_id: String, name_key: String },
-    /// An existing customer, which the write sees as it is now (or not).
-    Existing { customer_id: String },
-    /// None: the write only remembers an answer.
-    Nothing,
-}
-
-/// What a write sees of the data, inside its transaction.
-pub struct Seen<'a> {
-    /// The target customer as it is now ([`Target::Existing`]).
-    pub current: Option<&'a CustomerRecord>,
-    /// The reseller's customers with the same folded name ([`Target::New`]).
-    pub namesakes: &'a [CustomerRecord],
-    /// The id the new customer gets ([`Target::New`]): 10 random digits,
-    /// no customer's yet.
-    pub new_id: Option<&'a str>,
-    /// Unix seconds, the transaction's now.
-    pub now: i64,
-}
-
-/// What a write decided.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Decision {
-    /// Store this record (the target's, changed; or the new one) and answer so.
-    Write { record: CustomerRecord, reply: Reply },
-    /// Change nothing; answer so.
-    Answer(Reply),
-}
-
-/// One write of a batch: its target, the request it answers (if the
-/// answer is to be remembered), and how it decides. `decide` is pure: it
-/// may run more than once (a new customer's id may collide).
+/// One write of a batch: what it asks for, and the request it answers (if
+/// the answer is to be remembered).
+#[derive(Debug)]
 pub struct CustomerWrite {
-    pub target: Target,
+    pub intent: Intent,
     pub correlation: Option<Correlation>,
-    pub decide: Box<dyn Fn(&Seen<'_>) -> Decision + Send + Sync>,
     /// Set once nobody waits for this write any more: a backend that finds
     /// it set when the write's turn comes skips the write.
     pub abandoned: Abandoned,
@@ -235,12 +192,85 @@ pub fn abandoned_write() -> anyhow::Error {
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteOutcome {
     /// The customer was stored in `generation`.
-    Written { reply: Reply, generation: Generation },
+    Written { answer: Answer, generation: Generation },
     /// Nothing changed.
-    Answered(Reply),
+    Answered(Answer),
     /// Another request with the same correlation id got there first: its
     /// answer is remembered ([`Store::remembered`]).
     Duplicate,
+}
+
+/// The columns a [`CustomerRecord`] is read from, of `customers` named `c`,
+/// in [`customer_record`]'s order.
+const CUSTOMER_COLUMNS: &str = "c.customer_id, c.reseller_id, c.status, c.created_at, c.name_key, c.doc";
+
+/// A [`CustomerRecord`] from the values of [`CUSTOMER_COLUMNS`].
+fn customer_record(
+    customer_id: String,
+    reseller_id: String,
+    status: i64,
+    created_at: i64,
+    name_key: String,
+    doc: String,
+) -> Result<CustomerRecord> {
+    let status = Status::from_number(status).ok_or_else(|| anyhow!("customer {customer_id} has an unknown status"))?;
+    Ok(CustomerRecord {
+        customer_id,
+        reseller_id,
+        status,
+        created_at,
+        name_key,
+        doc,
+    })
+}
+
+/// The columns of `clients` a [`ClientRecord`] is read from, in
+/// [`ClientRow`]'s order.
+const CLIENT_COLUMNS: &str =
+    "client_id, name, secret_hash, all_resellers, rate_limit, enabled, token_epoch, created_at, api_version";
+
+/// A client as its row in `clients` reads, before its scope's reseller ids
+/// (rows of `client_resellers`) are attached.
+struct ClientRow {
+    client_id: String,
+    name: String,
+    secret_hash: String,
+    all_resellers: bool,
+    rate_limit: Option<u32>,
+    enabled: bool,
+    token_epoch: i64,
+    created_at: i64,
+    api_version: String,
+}
+
+/// The clients of `rows` (in their order), each with the reseller ids
+/// `scopes` (client id, reseller id) gives it.
+fn with_scopes(rows: Vec<ClientRow>, scopes: Vec<(String, String)>) -> Result<Vec<ClientRecord>> {
+    let mut named: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (client_id, reseller_id) in scopes {
+        named.entry(client_id).or_default().insert(reseller_id);
+    }
+    rows.into_iter()
+        .map(|row| {
+            let scope = match row.all_resellers {
+                true => ResellerScope::All,
+                false => ResellerScope::Only(named.remove(&row.client_id).unwrap_or_default()),
+            };
+            let api_version = ApiVersion::parse(&row.api_version)
+                .ok_or_else(|| anyhow!("a client has an unknown API version {:?}", row.api_version))?;
+            Ok(ClientRecord {
+                client_id: row.client_id,
+                name: row.name,
+                secret_hash: row.secret_hash,
+                scope,
+                rate_limit: row.rate_limit,
+                enabled: row.enabled,
+                token_epoch: row.token_epoch,
+                created_at: row.created_at,
+                api_version,
+            })
+        })
+        .collect()
 }
 
 /// A new customer id: 10 random decimal digits, without a leading zero.
@@ -255,6 +285,24 @@ fn new_customer_id() -> String {
 pub struct CustomerScan {
     pub generation: Generation,
     pub customers: mpsc::Receiver<Result<Vec<CustomerRecord>>>,
+}
+
+impl CustomerScan {
+    /// The scan whose reader sends its snapshot's generation on
+    /// `generation`, then the batches on `customers`; or the error it
+    /// stopped with before it read the generation.
+    async fn started(
+        generation: oneshot::Receiver<Generation>,
+        mut customers: mpsc::Receiver<Result<Vec<CustomerRecord>>>,
+    ) -> Result<Self> {
+        match generation.await {
+            Ok(generation) => Ok(CustomerScan { generation, customers }),
+            Err(_) => Err(match customers.recv().await {
+                Some(Err(error)) => error,
+                _ => anyhow!("the scan of the customers stopped"),
+            }),
+        }
+    }
 }
 
 /// Customers per batch of a [`CustomerScan`].

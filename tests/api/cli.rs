@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use roster::catalog::Items;
+use roster::http::reseller_customers::page_body;
+
 use crate::support::{TestDatabase, credentials, service};
 
 pub fn roster(database: &TestDatabase, args: &[&str]) -> Output {
@@ -52,7 +55,7 @@ async fn names(database: &TestDatabase) -> Vec<(String, String)> {
     let store = roster::store::open(&database.url).await.unwrap();
     let catalog = roster::catalog::Catalog::load(store).await.unwrap();
     let query = roster::domain::ListQuery::parse("limit=50&sort-by=companyName&order-by=asc").unwrap();
-    let page: Value = serde_json::from_slice(&catalog.page("R1", &query).await.unwrap()).unwrap();
+    let page: Value = serde_json::from_slice(&page_body(&catalog, "R1", &query, Items::Records)).unwrap();
     page["customers"]
         .as_array()
         .unwrap()

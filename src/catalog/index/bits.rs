@@ -77,8 +77,8 @@ impl Bits {
     /// Keeps only the slots in `sorted` (a sorted list) for which `keep`
     /// holds: [`Bits::intersect_list`] and [`Bits::retain`] in one pass
     /// over the list, so the survivors of the list are not walked again
-    /// bit by bit (`*cons*`: 3,487 candidates of 100,000 slots). With
-    /// `BRANCHLESS`, as [`Bits::retain_unpredictable`].
+    /// bit by bit (a substring's few thousand candidates among a hundred
+    /// thousand slots). With `BRANCHLESS`, as [`Bits::retain_unpredictable`].
     pub fn intersect_list_where<const BRANCHLESS: bool>(&mut self, sorted: &[u32], mut keep: impl FnMut(u32) -> bool) {
         let mut kept = vec![0; self.words.len()];
         for &slot in sorted {
@@ -107,7 +107,7 @@ impl Bits {
     /// [`Bits::retain`] without a branch on `keep`'s answer, for when it is
     /// as good as random (several fragments of common letters keep about
     /// half their candidates): a mispredicted branch per slot cost more
-    /// than the check (`*s*t*t*`: 720 against 570 µs of CPU per request).
+    /// than the check (docs/PERFORMANCE.md, "Figures the code refers to", "Name matching").
     /// When most answers agree, the branch is cheaper, as the processor
     /// runs ahead on the prediction.
     pub fn retain_unpredictable(&mut self, keep: impl FnMut(u32) -> bool) {

@@ -106,8 +106,7 @@ fn gram(bytes: &[u8]) -> u32 {
 
 /// The key of "holds `byte` at least twice": `*s*t*t*` can only match a
 /// name with two t's, which halves the candidates of such patterns on
-/// generated names (names with an s and a t: 60,594 of 98,941 on the
-/// largest reseller of 1M; with an s and two t's: 31,436).
+/// generated names (docs/PERFORMANCE.md, "Figures the code refers to", "Name matching").
 fn twice(byte: u8) -> u32 {
     0x2_0000 | u32::from(byte)
 }

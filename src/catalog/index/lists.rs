@@ -3,8 +3,6 @@
 //! length, a name prefix or a date range a binary search. A change moves
 //! one slot in eight lists (out of its old status's four, into its new
 //! status's four): a binary search and a `memmove` each.
-//!
-//! Depends on `slots` and `domain`.
 
 use std::cmp::Ordering;
 

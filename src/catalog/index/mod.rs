@@ -11,18 +11,18 @@
 //!
 //! A change costs a binary search and a `memmove` in eight lists (and a few
 //! postings), whatever the reseller's size; nothing is rebuilt.
-//!
-//! Depends on `domain` and the catalog's `documents` (for record places).
 
 mod bits;
 mod grams;
 mod lists;
+mod matcher;
 mod paging;
 mod plan;
 pub mod slots;
 mod trigrams;
 
 pub use lists::Order;
+pub use matcher::NameMatcher;
 pub use paging::Selection;
 pub use plan::Plan;
 pub use slots::Entry;
@@ -34,7 +34,7 @@ use self::paging::Window;
 use self::slots::Slots;
 use self::trigrams::{Candidates, Trigrams};
 use super::documents::DocRef;
-use crate::domain::{CreatedRange, ListQuery, NamePattern, PatternShape, Status};
+use crate::domain::{CreatedRange, ListQuery, PatternShape, Status};
 
 /// Marks the start of a name in the gram sets and trigram postings (never
 /// a byte of UTF-8), so that `*inc` and `ab*cd` narrow by where their
@@ -277,6 +277,8 @@ impl ResellerIndex {
     /// `customer-id` values (checked again here).
     pub fn select(&self, query: &ListQuery, customer_slots: &[u32]) -> (Plan, Selection) {
         let plan = Plan::choose(query, self.grams.is_some());
+        // Built only by the plans that check names one by one.
+        let name = || query.name.as_ref().map(NameMatcher::new);
         let order = Order::of(query.sort, query.order);
         let window = Window {
             offset: query.offset,
@@ -284,21 +286,22 @@ impl ResellerIndex {
         };
         let selection = match plan {
             Plan::CustomerIds => {
+                let name = name();
                 let matches = customer_slots.iter().copied().filter(|&slot| {
                     self.customer_id(slot)
                         .and_then(|id| std::str::from_utf8(id).ok())
                         .is_some_and(|id| query.customer_ids.contains(id))
-                        && self.matches(query, slot)
+                        && self.matches(query, name.as_ref(), slot)
                 });
                 paging::of_unsorted(&self.slots, matches, customer_slots.len(), order, window)
             }
-            Plan::Postings => self.search(query, order, window),
+            Plan::Postings => self.search(query, &name().expect("a postings plan has a pattern"), order, window),
             Plan::ScanNames => {
-                let pattern = query.name.as_ref().expect("a scan plan has a pattern");
+                let name = name().expect("a scan plan has a pattern");
                 let matches = self.slots.live_slots().filter(|&slot| {
                     self.slots.status_in(slot, query.statuses)
                         && query.created.contains(self.slots.created(slot))
-                        && self.name_matches(pattern, slot)
+                        && self.name_matches(&name, slot)
                 });
                 paging::of_unsorted(&self.slots, matches, self.slots.live(), order, window)
             }
@@ -361,7 +364,7 @@ impl ResellerIndex {
 
     /// [`Plan::Postings`]: the exact match set from the gram sets and
     /// postings, counted, then paged by a walk or a heap.
-    fn search(&self, query: &ListQuery, order: Order, window: Window) -> Selection {
+    fn search(&self, query: &ListQuery, name: &NameMatcher<'_>, order: Order, window: Window) -> Selection {
         let pattern = query.name.as_ref().expect("a postings plan has a pattern");
         let grams = self.grams.as_ref().expect("a postings plan has gram sets");
         // The literals as the sets index them: the first behind NAME_START
@@ -414,23 +417,23 @@ impl ResellerIndex {
             // are numbered in creation order, so the date's branch is
             // well predicted, and a name check skipped is the dear part.
             let in_dates = |slot| !dated || query.created.contains(self.slots.created(slot));
-            match pattern.single_bytes().filter(|_| !exact) {
+            match name.single_bytes().filter(|_| !exact) {
                 // `*a*e*`: checked in this loop, where the general matcher's
-                // entry cost a third of the query (`*a*e*`, 50,000
-                // candidates on the largest reseller of 1M: 606 → 457 µs).
+                // entry cost a third of the query (docs/PERFORMANCE.md,
+                // "One-letter fragments, checked in the catalog's loop").
                 Some(singles) => narrow(&mut matches, shortest, true, |slot| {
                     in_dates(slot) && {
                         let (text, len) = self.slots.name_in_text(slot);
                         singles
                             .matches_in(text, len)
-                            .unwrap_or_else(|| pattern.matches_folded_in(text, len))
+                            .unwrap_or_else(|| name.matches_in(text, len))
                     }
                 }),
                 None => narrow(
                     &mut matches,
                     shortest,
-                    !exact && pattern.has_several_middle_runs(),
-                    |slot| in_dates(slot) && (exact || self.name_matches(pattern, slot)),
+                    !exact && name.has_several_middle_runs(),
+                    |slot| in_dates(slot) && (exact || self.name_matches(name, slot)),
                 ),
             }
         } else if let Some(last) = shortest {
@@ -570,20 +573,18 @@ impl ResellerIndex {
         &list[lo..hi.max(lo)]
     }
 
-    /// Whether a live slot's name matches `pattern`.
-    fn name_matches(&self, pattern: &NamePattern, slot: u32) -> bool {
+    /// Whether a live slot's name matches.
+    fn name_matches(&self, name: &NameMatcher<'_>, slot: u32) -> bool {
         let (text, len) = self.slots.name_in_text(slot);
-        pattern.matches_folded_in(text, len)
+        name.matches_in(text, len)
     }
 
-    /// Whether a live slot passes every filter of `query` but `customer-id`.
-    fn matches(&self, query: &ListQuery, slot: u32) -> bool {
+    /// Whether a live slot passes every filter of `query` but `customer-id`
+    /// (`name` is the query's name pattern, ready to match).
+    fn matches(&self, query: &ListQuery, name: Option<&NameMatcher<'_>>, slot: u32) -> bool {
         self.slots.status_in(slot, query.statuses)
             && query.created.contains(self.slots.created(slot))
-            && query
-                .name
-                .as_ref()
-                .is_none_or(|pattern| self.name_matches(pattern, slot))
+            && name.is_none_or(|name| self.name_matches(name, slot))
     }
 }
 

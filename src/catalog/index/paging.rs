@@ -3,8 +3,6 @@
 //! merge that finds the page's start by binary search, not by walking), or
 //! over unsorted matches (a bounded heap for early pages, selection for
 //! later ones). Every one counts exactly.
-//!
-//! Depends on `lists` and `slots`.
 
 use std::cmp::Ordering;
 

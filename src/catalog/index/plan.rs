@@ -1,8 +1,6 @@
 //! How a list query is answered, decided from its shape before any row is
 //! read. Each plan is exact; they differ in what they touch. The debug log
 //! names the plan of every page (`ROSTER_LOG=roster::catalog=debug`).
-//!
-//! Depends on `lists` and `domain`.
 
 use super::lists::Order;
 use crate::domain::{ListQuery, PatternShape};

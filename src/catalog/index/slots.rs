@@ -7,8 +7,6 @@
 //! reused. Columns rather than rows because queries read one field of many
 //! customers (a status filter reads a byte each, a date range one integer),
 //! and those stay in the CPU's cache.
-//!
-//! Depends on `domain` and the catalog's `documents` (for record places).
 
 use crate::catalog::documents::DocRef;
 use crate::domain::{CustomerRecord, Status};
@@ -117,7 +115,7 @@ impl Slots {
 
     /// The folded company name as the start of a longer text (the rest of
     /// the arena) and its length, for
-    /// [`NamePattern::matches_folded_in`](crate::domain::NamePattern::matches_folded_in),
+    /// [`NameMatcher::matches_in`](super::matcher::NameMatcher::matches_in),
     /// which reads a short name in whole chunks.
     pub fn name_in_text(&self, slot: u32) -> (&[u8], usize) {
         let text = self.text[slot as usize];

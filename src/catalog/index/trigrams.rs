@@ -17,8 +17,6 @@
 //! stale posting costs a check, never a wrong answer. When additions and
 //! stale entries grow past a share of the whole, the catalog rebuilds the
 //! postings ([`Trigrams::worn`]).
-//!
-//! Depends on `slots` and the framing of its parent module.
 
 use std::collections::HashMap;
 

@@ -13,10 +13,7 @@
 //! serving instance listens on one connection of its own and applies the
 //! write within milliseconds, instead of at its next poll of the change
 //! log (which stays, for whatever a lost connection misses).
-//!
-//! Depends on `domain`, `telemetry` and the store contract (`super`).
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
@@ -31,32 +28,16 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{AsyncMessage, GenericClient, IsolationLevel, NoTls, Row};
 
-use super::migrations::{Migration, pending};
+use super::migrations::{MIGRATIONS, pending};
+use super::write;
 use super::{
-    CHANGE_LOG_MAX_CUSTOMERS, CHANGE_LOG_RETENTION, Changes, ClientChange, CustomerScan, CustomerWrite, Decision,
-    Generation, ImportItem, ImportOutcome, Remembered, Reply, Retention, SCAN_BATCH, Seen, Store, Target, WriteOutcome,
-    abandoned_write, new_customer_id, new_token_key, redacted, unix_now,
+    CLIENT_COLUMNS, CUSTOMER_COLUMNS, Changes, ClientChange, ClientRow, Correlation, CustomerScan, CustomerWrite,
+    Generation, ImportItem, ImportOutcome, Remembered, Retention, SCAN_BATCH, Store, WriteOutcome, customer_record,
+    new_token_key, redacted, unix_now, with_scopes,
 };
-use crate::domain::{ClientRecord, CustomerRecord, ResellerScope, Status};
+use crate::domain::intent::Answer;
+use crate::domain::{ClientRecord, CustomerRecord, ResellerScope};
 use crate::telemetry;
-
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "initial",
-        sql: include_str!("migrations/0001_initial.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "change log",
-        sql: include_str!("migrations/0002_change_log.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "customer writes",
-        sql: include_str!("migrations/0003_customer_writes.sql"),
-    },
-];
 
 /// Advisory lock keys (arbitrary, fixed): one for migrations, one for
 /// imports; a new customer's duplicate check locks its name (hashed) in
@@ -168,7 +149,7 @@ impl PostgresStore {
             .await?
             .get(0);
         for migration in pending(MIGRATIONS, applied) {
-            tx.batch_execute(migration.sql)
+            tx.batch_execute(migration.postgres)
                 .await
                 .with_context(|| format!("applying migration {} ({})", migration.version, migration.name))?;
             tx.execute(
@@ -187,22 +168,16 @@ impl PostgresStore {
     }
 }
 
-/// The columns a [`CustomerRecord`] is read back from, in [`customer_row`]'s order.
-const CUSTOMER_COLUMNS: &str = "c.customer_id, c.reseller_id, c.status, c.created_at, c.name_key, c.doc";
-
 /// A [`CustomerRecord`] from [`CUSTOMER_COLUMNS`] starting at column `offset`.
 fn customer_row(row: &Row, offset: usize) -> Result<CustomerRecord> {
-    let customer_id: String = row.try_get(offset)?;
-    let status = Status::from_number(i64::from(row.try_get::<_, i16>(offset + 2)?))
-        .ok_or_else(|| anyhow!("customer {customer_id} has an unknown status"))?;
-    Ok(CustomerRecord {
-        customer_id,
-        reseller_id: row.try_get(offset + 1)?,
-        status,
-        created_at: row.try_get(offset + 3)?,
-        name_key: row.try_get(offset + 4)?,
-        doc: row.try_get(offset + 5)?,
-    })
+    customer_record(
+        row.try_get(offset)?,
+        row.try_get(offset + 1)?,
+        i64::from(row.try_get::<_, i16>(offset + 2)?),
+        row.try_get(offset + 3)?,
+        row.try_get(offset + 4)?,
+        row.try_get(offset + 5)?,
+    )
 }
 
 /// Starts the REPEATABLE READ, read-only transaction every consistent read uses.
@@ -250,40 +225,6 @@ async fn scan_into(
     }
     tx.commit().await?;
     Ok(())
-}
-
-/// Records generation `generation` in the change log, inside its write's
-/// transaction, after the generation row was bumped to it. The customers
-/// the write changed are in `source`.
-async fn log_generation(tx: &Transaction<'_>, generation: Generation, changed: i64, source: Changed<'_>) -> Result<()> {
-    let logged = changed as u64 <= CHANGE_LOG_MAX_CUSTOMERS;
-    tx.execute_cached(
-        "INSERT INTO generations (generation, committed_at, changed, logged) VALUES ($1, $2, $3, $4)",
-        &[&generation, &unix_now(), &changed, &logged],
-    )
-    .await?;
-    if logged {
-        match source {
-            Changed::Table(table) => {
-                tx.execute(
-                    &format!(
-                        "INSERT INTO customer_changes (generation, customer_id) SELECT DISTINCT $1::BIGINT, customer_id FROM {table}"
-                    ),
-                    &[&generation],
-                )
-                .await?
-            }
-            Changed::Ids(ids) => {
-                tx.execute_cached(
-                    "INSERT INTO customer_changes (generation, customer_id) SELECT DISTINCT $1::BIGINT, unnest($2::TEXT[])",
-                    &[&generation, &ids],
-                )
-                .await?
-            }
-        };
-    }
-    tx.execute_cached(ANNOUNCE_WRITE, &[&generation]).await?;
-    trim_change_log(tx).await
 }
 
 /// Hears the generations writes announce until no follower is left,
@@ -395,48 +336,6 @@ async fn lock_generation(tx: &Transaction<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Where a generation's changed customer ids are.
-enum Changed<'a> {
-    /// The `customer_id` column of a table of this transaction (an import's).
-    Table(&'static str),
-    /// A few ids (a group of API writes).
-    Ids(&'a [String]),
-}
-
-/// Forgets the change log's entries older than the retention, at most a
-/// bounded number of generations per write (each write adds one).
-async fn trim_change_log(tx: &Transaction<'_>) -> Result<()> {
-    let cutoff = unix_now() - CHANGE_LOG_RETENTION.as_secs() as i64;
-    let oldest = tx
-        .query_cached(
-            "SELECT generation, committed_at FROM generations ORDER BY generation LIMIT 256",
-            &[],
-        )
-        .await?;
-    let Some(last) = oldest
-        .iter()
-        .map(|row| (row.get::<_, i64>(0), row.get::<_, i64>(1)))
-        .take_while(|(_, committed_at)| *committed_at < cutoff)
-        .map(|(generation, _)| generation)
-        .last()
-    else {
-        return Ok(());
-    };
-    tx.execute_cached("DELETE FROM customer_changes WHERE generation <= $1", &[&last])
-        .await?;
-    tx.execute_cached("DELETE FROM generations WHERE generation <= $1", &[&last])
-        .await?;
-    tx.execute_cached(
-        "UPDATE roster_state SET log_start = greatest(log_start, $1) WHERE id = 1",
-        &[&last],
-    )
-    .await?;
-    Ok(())
-}
-
-const CLIENT_COLUMNS: &str =
-    "client_id, name, secret_hash, all_resellers, rate_limit, enabled, token_epoch, created_at, api_version";
-
 /// Reads clients (`filter` is a WHERE clause on `clients`, or empty) with
 /// their scopes, in creation order.
 async fn read_clients(
@@ -444,8 +343,7 @@ async fn read_clients(
     filter: &str,
     args: &[&(dyn ToSql + Sync)],
 ) -> Result<Vec<ClientRecord>> {
-    let mut scopes: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for row in client
+    let scopes = client
         .query(
             &format!(
                 "SELECT client_id, reseller_id FROM client_resellers
@@ -454,36 +352,29 @@ async fn read_clients(
             args,
         )
         .await?
-    {
-        scopes.entry(row.get(0)).or_default().push(row.get(1));
-    }
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
     let rows = client
         .query(
             &format!("SELECT {CLIENT_COLUMNS} FROM clients {filter} ORDER BY seq"),
             args,
         )
-        .await?;
-    rows.iter()
-        .map(|row| {
-            let client_id: String = row.get(0);
-            let scope = if row.get(3) {
-                ResellerScope::All
-            } else {
-                ResellerScope::Only(scopes.remove(&client_id).unwrap_or_default().into_iter().collect())
-            };
-            Ok(ClientRecord {
-                scope,
-                name: row.get(1),
-                secret_hash: row.get(2),
-                rate_limit: row.get::<_, Option<i32>>(4).map(|r| r as u32),
-                enabled: row.get(5),
-                token_epoch: row.get(6),
-                created_at: row.get(7),
-                api_version: super::sqlite::api_version(row.get(8))?,
-                client_id,
-            })
+        .await?
+        .iter()
+        .map(|row| ClientRow {
+            client_id: row.get(0),
+            name: row.get(1),
+            secret_hash: row.get(2),
+            all_resellers: row.get(3),
+            rate_limit: row.get::<_, Option<i32>>(4).map(|r| r as u32),
+            enabled: row.get(5),
+            token_epoch: row.get(6),
+            created_at: row.get(7),
+            api_version: row.get(8),
         })
-        .collect()
+        .collect();
+    with_scopes(rows, scopes)
 }
 
 /// A rate limit as the `INTEGER` column holds it.
@@ -496,209 +387,294 @@ async fn write_scope(tx: &Transaction<'_>, client_id: &str, scope: &ResellerScop
     tx.execute("DELETE FROM client_resellers WHERE client_id = $1", &[&client_id])
         .await?;
     if let ResellerScope::Only(ids) = scope {
-        for id in ids {
-            tx.execute(
-                "INSERT INTO client_resellers (client_id, reseller_id) VALUES ($1, $2)",
-                &[&client_id, id],
-            )
-            .await?;
-        }
+        let ids: Vec<&String> = ids.iter().collect();
+        tx.execute(
+            "INSERT INTO client_resellers (client_id, reseller_id) SELECT $1, unnest($2::TEXT[])",
+            &[&client_id, &ids],
+        )
+        .await?;
     }
     Ok(())
 }
 
-/// One write of a batch, inside its savepoint.
-async fn write_one(
-    tx: &Transaction<'_>,
-    write: &CustomerWrite,
-    generation: &mut Option<Generation>,
-    now: i64,
-    retention: Retention,
-    changed: &mut Vec<String>,
-) -> Result<WriteOutcome> {
-    if let Some(correlation) = &write.correlation {
-        // An answer past the window is forgotten, even if not trimmed yet.
-        let cutoff = now.saturating_sub(retention.window.as_secs() as i64);
-        let expired = tx
+/// The write protocol's queries (`super::write`) on one PostgreSQL
+/// transaction. Rows a write reads are locked (`FOR UPDATE`, a name's
+/// advisory lock) so that another instance's write waits for this one.
+struct Sql<'t, 'c>(&'t Transaction<'c>);
+
+impl write::Transaction for Sql<'_, '_> {
+    async fn savepoint(&mut self) -> Result<()> {
+        Ok(self.0.batch_execute("SAVEPOINT write").await?)
+    }
+
+    async fn release_savepoint(&mut self) -> Result<()> {
+        Ok(self.0.batch_execute("RELEASE write").await?)
+    }
+
+    async fn roll_back_to_savepoint(&mut self) -> Result<()> {
+        Ok(self.0.batch_execute("ROLLBACK TO write; RELEASE write").await?)
+    }
+
+    async fn customer(&mut self, customer_id: &str) -> Result<Option<CustomerRecord>> {
+        let row = self
+            .0
+            .query_opt_cached(
+                &format!("SELECT {CUSTOMER_COLUMNS} FROM customers c WHERE c.customer_id = $1 FOR UPDATE"),
+                &[&customer_id],
+            )
+            .await?;
+        row.map(|row| customer_row(&row, 0)).transpose()
+    }
+
+    async fn namesakes(&mut self, reseller_id: &str, name_key: &str) -> Result<Vec<CustomerRecord>> {
+        // Two instances creating the same name at once: one waits.
+        self.0
+            .execute_cached(
+                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                &[&NAME_LOCKS, &format!("{reseller_id}\u{1f}{name_key}")],
+            )
+            .await?;
+        let rows = self
+            .0
+            .query_cached(
+                &format!("SELECT {CUSTOMER_COLUMNS} FROM customers c WHERE c.reseller_id = $1 AND c.name_key = $2"),
+                &[&reseller_id, &name_key],
+            )
+            .await?;
+        rows.iter().map(|row| customer_row(row, 0)).collect()
+    }
+
+    async fn id_taken(&mut self, customer_id: &str) -> Result<bool> {
+        let taken = self
+            .0
+            .query_opt_cached("SELECT 1 FROM customers WHERE customer_id = $1", &[&customer_id])
+            .await?;
+        Ok(taken.is_some())
+    }
+
+    async fn insert_customer(&mut self, record: &CustomerRecord) -> Result<()> {
+        self.0
+            .execute_cached(
+                "INSERT INTO customers (customer_id, reseller_id, status, created_at, name_key, doc)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &customer_values(record, &(record.status.number() as i16)),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn update_customer(&mut self, record: &CustomerRecord) -> Result<()> {
+        self.0
+            .execute_cached(
+                "UPDATE customers SET reseller_id = $2, status = $3, created_at = $4, name_key = $5, doc = $6
+                 WHERE customer_id = $1",
+                &customer_values(record, &(record.status.number() as i16)),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn bump_generation(&mut self) -> Result<Generation> {
+        // The generation row is already locked (`lock_generation`).
+        Ok(self
+            .0
+            .query_one_cached(
+                "UPDATE roster_state SET generation = generation + 1 WHERE id = 1 RETURNING generation",
+                &[],
+            )
+            .await?
+            .get(0))
+    }
+
+    async fn insert_generation(&mut self, generation: Generation, at: i64, changed: u64, logged: bool) -> Result<()> {
+        self.0
+            .execute_cached(
+                "INSERT INTO generations (generation, committed_at, changed, logged) VALUES ($1, $2, $3, $4)",
+                &[&generation, &at, &(changed as i64), &logged],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn log_changed(&mut self, generation: Generation, customer_ids: &[String]) -> Result<()> {
+        self.0
+            .execute_cached(
+                "INSERT INTO customer_changes (generation, customer_id) SELECT $1::BIGINT, unnest($2::TEXT[])",
+                &[&generation, &customer_ids],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn announce(&mut self, generation: Generation) -> Result<()> {
+        self.0.execute_cached(ANNOUNCE_WRITE, &[&generation]).await?;
+        Ok(())
+    }
+
+    async fn oldest_generations(&mut self, limit: u32) -> Result<Vec<(Generation, i64)>> {
+        let rows = self
+            .0
+            .query_cached(
+                "SELECT generation, committed_at FROM generations ORDER BY generation LIMIT $1",
+                &[&i64::from(limit)],
+            )
+            .await?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    }
+
+    async fn forget_generations_through(&mut self, generation: Generation) -> Result<()> {
+        self.0
+            .execute_cached("DELETE FROM customer_changes WHERE generation <= $1", &[&generation])
+            .await?;
+        self.0
+            .execute_cached("DELETE FROM generations WHERE generation <= $1", &[&generation])
+            .await?;
+        self.0
+            .execute_cached(
+                "UPDATE roster_state SET log_start = greatest(log_start, $1) WHERE id = 1",
+                &[&generation],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn log_bounds(&mut self) -> Result<(Generation, Generation)> {
+        let row = self
+            .0
+            .query_one_cached("SELECT generation, log_start FROM roster_state WHERE id = 1", &[])
+            .await?;
+        Ok((row.get(0), row.get(1)))
+    }
+
+    async fn log_totals(&mut self, after: Generation) -> Result<(u64, bool)> {
+        let row = self
+            .0
+            .query_one_cached(
+                "SELECT coalesce(sum(changed), 0)::BIGINT, coalesce(bool_and(logged), true) FROM generations
+                 WHERE generation > $1",
+                &[&after],
+            )
+            .await?;
+        Ok((row.get::<_, i64>(0) as u64, row.get(1)))
+    }
+
+    async fn logged_since(&mut self, after: Generation) -> Result<Vec<(String, Option<CustomerRecord>)>> {
+        let rows = self
+            .0
+            .query_cached(
+                &format!(
+                    "SELECT ch.customer_id, c.id IS NOT NULL, {CUSTOMER_COLUMNS}
+                     FROM (SELECT DISTINCT customer_id FROM customer_changes WHERE generation > $1) ch
+                     LEFT JOIN customers c ON c.customer_id = ch.customer_id"
+                ),
+                &[&after],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let record = match row.get(1) {
+                    true => Some(customer_row(row, 2)?),
+                    false => None,
+                };
+                Ok((row.get(0), record))
+            })
+            .collect()
+    }
+
+    async fn forget_correlation_before(&mut self, correlation: &Correlation, cutoff: i64) -> Result<bool> {
+        let forgotten = self
+            .0
             .execute_cached(
                 "DELETE FROM correlations WHERE client_id = $1 AND correlation_id = $2 AND created_at < $3",
                 &[&correlation.client_id, &correlation.correlation_id, &cutoff],
             )
             .await?;
-        if expired > 0 {
-            tx.execute_cached(
-                "UPDATE roster_state SET correlations = correlations - 1 WHERE id = 1",
-                &[],
-            )
-            .await?;
-        }
-        let known = tx
+        Ok(forgotten > 0)
+    }
+
+    async fn correlation_known(&mut self, correlation: &Correlation) -> Result<bool> {
+        let known = self
+            .0
             .query_opt_cached(
                 "SELECT 1 FROM correlations WHERE client_id = $1 AND correlation_id = $2",
                 &[&correlation.client_id, &correlation.correlation_id],
             )
             .await?;
-        if known.is_some() {
-            return Ok(WriteOutcome::Duplicate);
-        }
+        Ok(known.is_some())
     }
-    let select = format!("SELECT {CUSTOMER_COLUMNS} FROM customers c");
-    let (current, namesakes, new_id) = match &write.target {
-        Target::Existing { customer_id } => {
-            let row = tx
-                .query_opt_cached(&format!("{select} WHERE c.customer_id = $1 FOR UPDATE"), &[customer_id])
-                .await?;
-            (row.map(|row| customer_row(&row, 0)).transpose()?, Vec::new(), None)
-        }
-        Target::New { reseller_id, name_key } => {
-            // Two instances creating the same name at once: one waits.
-            tx.execute_cached(
-                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
-                &[&NAME_LOCKS, &format!("{reseller_id}\u{1f}{name_key}")],
-            )
-            .await?;
-            let rows = tx
-                .query_cached(
-                    &format!("{select} WHERE c.reseller_id = $1 AND c.name_key = $2"),
-                    &[reseller_id, name_key],
-                )
-                .await?;
-            let namesakes = rows
-                .iter()
-                .map(|row| customer_row(row, 0))
-                .collect::<Result<Vec<_>>>()?;
-            let new_id = loop {
-                let candidate = new_customer_id();
-                let taken = tx
-                    .query_opt_cached("SELECT 1 FROM customers WHERE customer_id = $1", &[&candidate])
-                    .await?;
-                if taken.is_none() {
-                    break candidate;
-                }
-            };
-            (None, namesakes, Some(new_id))
-        }
-        Target::Nothing => (None, Vec::new(), None),
-    };
-    let seen = Seen {
-        current: current.as_ref(),
-        namesakes: &namesakes,
-        new_id: new_id.as_deref(),
-        now,
-    };
-    let (outcome, reply) = match (write.decide)(&seen) {
-        Decision::Write { record, reply } => {
-            let status = record.status.number() as i16;
-            let values: [&(dyn ToSql + Sync); 6] = [
-                &record.customer_id,
-                &record.reseller_id,
-                &status,
-                &record.created_at,
-                &record.name_key,
-                &record.doc,
-            ];
-            if current.is_some() {
-                tx.execute_cached(
-                    "UPDATE customers SET reseller_id = $2, status = $3, created_at = $4, name_key = $5, doc = $6
-                     WHERE customer_id = $1",
-                    &values,
-                )
-                .await?;
-            } else {
-                tx.execute_cached(
-                    "INSERT INTO customers (customer_id, reseller_id, status, created_at, name_key, doc)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                    &values,
-                )
-                .await?;
-            }
-            // The generation row is already locked (`lock_generation`); the
-            // first write that changes something bumps it.
-            let generation = match generation {
-                Some(generation) => *generation,
-                None => {
-                    let bumped: Generation = tx
-                        .query_one_cached(
-                            "UPDATE roster_state SET generation = generation + 1 WHERE id = 1 RETURNING generation",
-                            &[],
-                        )
-                        .await?
-                        .get(0);
-                    *generation = Some(bumped);
-                    bumped
-                }
-            };
-            changed.push(record.customer_id.clone());
-            (
-                WriteOutcome::Written {
-                    reply: reply.clone(),
-                    generation,
-                },
-                reply,
-            )
-        }
-        Decision::Answer(reply) => (WriteOutcome::Answered(reply.clone()), reply),
-    };
-    if let Some(correlation) = &write.correlation {
-        let headers = serde_json::to_string(&reply.headers)?;
-        let status = i32::from(reply.status);
-        let inserted = tx
+
+    async fn remember(&mut self, correlation: &Correlation, answer: &Answer, now: i64) -> Result<bool> {
+        let headers = serde_json::to_string(&answer.headers)?;
+        let inserted = self
+            .0
             .execute_cached(
-                "INSERT INTO correlations
-                     (client_id, correlation_id, fingerprint, status, headers, body, created_at)
+                "INSERT INTO correlations (client_id, correlation_id, fingerprint, status, headers, body, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
                 &[
                     &correlation.client_id,
                     &correlation.correlation_id,
                     &correlation.fingerprint,
-                    &status,
+                    &i32::from(answer.status),
                     &headers,
-                    &reply.body,
+                    &answer.body,
                     &now,
                 ],
             )
             .await?;
-        if inserted == 0 {
-            // Another instance's write with this id committed first.
-            return Ok(WriteOutcome::Duplicate);
-        }
-        tx.execute_cached(
-            "UPDATE roster_state SET correlations = correlations + 1 WHERE id = 1",
-            &[],
-        )
-        .await?;
+        Ok(inserted > 0)
     }
-    Ok(outcome)
-}
 
-/// Forgets remembered answers past the window, and the oldest past the
-/// capacity: a bounded number per batch.
-async fn trim_remembered(tx: &Transaction<'_>, retention: Retention, now: i64) -> Result<()> {
-    let cutoff = now.saturating_sub(retention.window.as_secs() as i64);
-    let mut forgotten = tx.execute_cached("DELETE FROM correlations WHERE (client_id, correlation_id) IN
-                 (SELECT client_id, correlation_id FROM correlations WHERE created_at < $1 ORDER BY created_at LIMIT 256)", &[&cutoff]).await?;
-    let kept: i64 = tx
-        .query_one_cached("SELECT correlations FROM roster_state WHERE id = 1", &[])
-        .await?
-        .get(0);
-    let over = (kept - forgotten as i64 - retention.capacity as i64).clamp(0, 256);
-    if over > 0 {
-        forgotten += tx
+    async fn forget_correlations_before(&mut self, cutoff: i64, limit: u32) -> Result<u64> {
+        self.0
+            .execute_cached(
+                "DELETE FROM correlations WHERE (client_id, correlation_id) IN
+                     (SELECT client_id, correlation_id FROM correlations WHERE created_at < $1
+                      ORDER BY created_at LIMIT $2)",
+                &[&cutoff, &i64::from(limit)],
+            )
+            .await
+    }
+
+    async fn forget_oldest_correlations(&mut self, count: u64) -> Result<u64> {
+        self.0
             .execute_cached(
                 "DELETE FROM correlations WHERE (client_id, correlation_id) IN
                      (SELECT client_id, correlation_id FROM correlations ORDER BY created_at LIMIT $1)",
-                &[&over],
+                &[&(count as i64)],
+            )
+            .await
+    }
+
+    async fn correlations_kept(&mut self) -> Result<i64> {
+        Ok(self
+            .0
+            .query_one_cached("SELECT correlations FROM roster_state WHERE id = 1", &[])
+            .await?
+            .get(0))
+    }
+
+    async fn count_correlations(&mut self, delta: i64) -> Result<()> {
+        self.0
+            .execute_cached(
+                "UPDATE roster_state SET correlations = correlations + $1 WHERE id = 1",
+                &[&delta],
             )
             .await?;
+        Ok(())
     }
-    if forgotten > 0 {
-        tx.execute_cached(
-            "UPDATE roster_state SET correlations = correlations - $1 WHERE id = 1",
-            &[&(forgotten as i64)],
-        )
-        .await?;
-    }
-    Ok(())
+}
+
+/// A customer's values in the order of the statements above; `status` is
+/// the record's as the `SMALLINT` column holds it.
+fn customer_values<'a>(record: &'a CustomerRecord, status: &'a i16) -> [&'a (dyn ToSql + Sync); 6] {
+    [
+        &record.customer_id,
+        &record.reseller_id,
+        status,
+        &record.created_at,
+        &record.name_key,
+        &record.doc,
+    ]
 }
 
 #[async_trait]
@@ -730,75 +706,22 @@ impl Store for PostgresStore {
 
     async fn scan(&self) -> Result<CustomerScan> {
         let mut client = self.client().await?;
-        let (batches, mut customers) = mpsc::channel(4);
+        let (batches, customers) = mpsc::channel(4);
         let (generation_tx, generation_rx) = oneshot::channel();
         tokio::spawn(async move {
             if let Err(error) = scan_into(&mut client, generation_tx, &batches).await {
                 let _ = batches.send(Err(error)).await;
             }
         });
-        match generation_rx.await {
-            Ok(generation) => Ok(CustomerScan { generation, customers }),
-            Err(_) => Err(match customers.recv().await {
-                Some(Err(error)) => error,
-                _ => anyhow!("the scan of the customers stopped"),
-            }),
-        }
+        CustomerScan::started(generation_rx, customers).await
     }
 
     async fn changes_since(&self, after: Generation, max_customers: u64) -> Result<Changes> {
         let mut client = self.client().await?;
         let tx = snapshot(&mut client).await?;
-        let state = tx
-            .query_one_cached("SELECT generation, log_start FROM roster_state WHERE id = 1", &[])
-            .await?;
-        let (current, log_start): (Generation, Generation) = (state.get(0), state.get(1));
-        if current == after {
-            return Ok(Changes::Since {
-                generation: current,
-                changed: Vec::new(),
-                removed: Vec::new(),
-            });
-        }
-        // Behind the log's start, or ahead of the database (a restored backup).
-        if after < log_start || after > current {
-            return Ok(Changes::Rebuild);
-        }
-        let totals = tx
-            .query_one_cached(
-                "SELECT coalesce(sum(changed), 0)::BIGINT, coalesce(bool_and(logged), true) FROM generations
-                 WHERE generation > $1",
-                &[&after],
-            )
-            .await?;
-        let (changed, all_logged): (i64, bool) = (totals.get(0), totals.get(1));
-        if !all_logged || changed as u64 > max_customers {
-            return Ok(Changes::Rebuild);
-        }
-        let rows = tx
-            .query_cached(
-                &format!(
-                    "SELECT ch.customer_id, c.id IS NOT NULL, {CUSTOMER_COLUMNS}
-                     FROM (SELECT DISTINCT customer_id FROM customer_changes WHERE generation > $1) ch
-                     LEFT JOIN customers c ON c.customer_id = ch.customer_id"
-                ),
-                &[&after],
-            )
-            .await?;
+        let changes = write::changes_since(&mut Sql(&tx), after, max_customers).await?;
         tx.commit().await?;
-        let (mut changed, mut removed) = (Vec::new(), Vec::new());
-        for row in &rows {
-            if row.get(1) {
-                changed.push(customer_row(row, 2)?);
-            } else {
-                removed.push(row.get(0));
-            }
-        }
-        Ok(Changes::Since {
-            generation: current,
-            changed,
-            removed,
-        })
+        Ok(changes)
     }
 
     async fn reseller_in_any_scope(&self, reseller_id: &str) -> Result<bool> {
@@ -896,7 +819,14 @@ impl Store for PostgresStore {
             .first()
             .context("the generation row")?
             .get(0);
-        log_generation(&tx, generation, distinct, Changed::Table("import_batch")).await?;
+        if write::logs_each(distinct as u64) {
+            tx.batch_execute(&format!(
+                "INSERT INTO customer_changes (generation, customer_id)
+                 SELECT DISTINCT {generation}::BIGINT, customer_id FROM import_batch"
+            ))
+            .await?;
+        }
+        write::close_generation(&mut Sql(&tx), generation, distinct as u64, unix_now()).await?;
         tx.commit().await?;
         Ok(ImportOutcome {
             records: imported as u64,
@@ -1027,7 +957,7 @@ impl Store for PostgresStore {
         };
         Ok(Some(Remembered {
             fingerprint: row.get(0),
-            reply: Reply {
+            answer: Answer {
                 status: u16::try_from(row.get::<_, i32>(1))?,
                 headers: serde_json::from_str(row.get(2))?,
                 body: row.get(3),
@@ -1040,35 +970,7 @@ impl Store for PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         lock_generation(&tx).await?;
-        let now = unix_now();
-        let mut generation = None;
-        let mut changed = Vec::new();
-        let mut outcomes = Vec::with_capacity(writes.len());
-        for write in &writes {
-            if write.abandoned.is_set() {
-                outcomes.push(Err(abandoned_write()));
-                continue;
-            }
-            tx.batch_execute("SAVEPOINT write").await?;
-            let (generation_before, changed_before) = (generation, changed.len());
-            let outcome = write_one(&tx, write, &mut generation, now, retention, &mut changed).await;
-            if outcome.as_ref().is_ok_and(|o| *o != WriteOutcome::Duplicate) {
-                tx.batch_execute("RELEASE write").await?;
-            } else {
-                tx.batch_execute("ROLLBACK TO write; RELEASE write").await?;
-                // The savepoint took back all this write did, its bump of
-                // the generation included (a write that failed after
-                // bumping it, storing its answer say): the next write
-                // bumps it again.
-                generation = generation_before;
-                changed.truncate(changed_before);
-            }
-            outcomes.push(outcome);
-        }
-        if let Some(generation) = generation {
-            log_generation(&tx, generation, changed.len() as i64, Changed::Ids(&changed)).await?;
-        }
-        trim_remembered(&tx, retention, now).await?;
+        let outcomes = write::write_batch(&mut Sql(&tx), &writes, retention, unix_now()).await?;
         tx.commit().await?;
         Ok(outcomes)
     }

@@ -3,10 +3,10 @@
 //!
 //! SQLite's automatic checkpoint runs in the connection that commits, after
 //! the commit and before the call returns, so one write in thirty paid for
-//! copying a thousand pages into the database file and syncing it: PATCH
-//! p99 at 64 writers was 51 ms against a median of 8 ms, and with the
-//! automatic checkpoint off no group took more than 9 ms
-//! (docs/PERFORMANCE.md). The pool's connections therefore never
+//! copying a thousand pages into the database file and syncing it, and
+//! the tail of the write latency was several times its median
+//! (docs/PERFORMANCE.md, "SQLite: checkpoints out of the commit"). The
+//! pool's connections therefore never
 //! checkpoint; a thread of its own does, with its own connection, while
 //! the next group commits.
 //!

@@ -13,56 +13,39 @@
 //! database makes them wait up to the busy timeout, which must never stall
 //! an async worker. Servers read the database only to start and to follow
 //! the change log; pages never touch it (`crate::catalog`).
-//!
-//! Depends on `domain`, `telemetry` and the store contract (`super`).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, Params, Row, Transaction, TransactionBehavior, params};
+use futures_util::FutureExt;
+use rusqlite::{Connection, OptionalExtension, Params, Row, TransactionBehavior, params};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 mod checkpoint;
 
 use self::checkpoint::Checkpointer;
-use super::migrations::{Migration, pending};
+use super::migrations::{MIGRATIONS, pending};
+use super::write::{self, Transaction};
 use super::{
-    CHANGE_LOG_MAX_CUSTOMERS, CHANGE_LOG_RETENTION, Changes, ClientChange, CustomerScan, CustomerWrite, Decision,
-    Generation, ImportItem, ImportOutcome, Remembered, Reply, Retention, SCAN_BATCH, Seen, Store, Target, WriteOutcome,
-    abandoned_write, new_customer_id, new_token_key, unix_now,
+    CHANGE_LOG_MAX_CUSTOMERS, CLIENT_COLUMNS, CUSTOMER_COLUMNS, Changes, ClientChange, ClientRow, Correlation,
+    CustomerScan, CustomerWrite, Generation, ImportItem, ImportOutcome, Remembered, Retention, SCAN_BATCH, Store,
+    WriteOutcome, customer_record, new_token_key, unix_now, with_scopes,
 };
-use crate::domain::{ApiVersion, ClientRecord, CustomerRecord, ResellerScope, Status};
+use crate::domain::intent::Answer;
+use crate::domain::{ClientRecord, CustomerRecord, ResellerScope};
 use crate::telemetry;
-
-/// Versioned migrations, applied in order and recorded in `schema_migrations`.
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "initial",
-        sql: include_str!("migrations/0001_initial.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "change log",
-        sql: include_str!("migrations/0002_change_log.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "customer writes",
-        sql: include_str!("migrations/0003_customer_writes.sql"),
-    },
-];
 
 /// Connections in use at once; more callers wait their turn. Each keeps
 /// its own page cache (`connect`), so this bounds the server's SQLite
-/// cache at 16 MiB. Opened as needed and then kept. When callers beyond
+/// cache at 16 MiB. Opened as needed and then kept: when callers beyond
 /// four opened and closed a connection each (its schema parsed, its
-/// pragmas run), an unknown reseller asked by 64 clients at once cost
-/// 63–78 µs of CPU per request; now 56–57 (docs/PERFORMANCE.md).
+/// pragmas run), a request that reached the database cost more CPU
+/// (docs/PERFORMANCE.md, "Requests that reach the database").
 const CONNECTIONS: usize = 4;
 
 /// How long a statement waits for another process's lock before failing.
@@ -211,7 +194,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         r.get(0)
     })?;
     for migration in pending(MIGRATIONS, applied) {
-        tx.execute_batch(migration.sql)
+        tx.execute_batch(migration.sqlite)
             .with_context(|| format!("applying migration {} ({})", migration.version, migration.name))?;
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, unixepoch())",
@@ -234,7 +217,8 @@ fn generation(conn: &Connection) -> Result<Generation> {
 
 /// `execute` through the connection's statement cache. The write path
 /// runs the same statements for every group (and the follower for every
-/// catch-up); parsing each afresh was about 6 % of a write's CPU.
+/// catch-up); parsing each afresh was a measurable part of a write's CPU
+/// (docs/PERFORMANCE.md, "Writes through the API").
 fn execute_cached(conn: &Connection, sql: &str, params: impl Params) -> rusqlite::Result<usize> {
     conn.prepare_cached(sql)?.execute(params)
 }
@@ -249,11 +233,20 @@ fn query_row_cached<T>(
     conn.prepare_cached(sql)?.query_row(params, f)
 }
 
-/// The columns a [`CustomerRecord`] is read back from, in [`customer_row`]'s order.
-const CUSTOMER_COLUMNS: &str = "customer_id, reseller_id, status, created_at, name_key, doc";
-
 fn customer_row(row: &Row<'_>) -> Result<CustomerRecord> {
     customer_row_at(row, 0)
+}
+
+/// A [`CustomerRecord`] from [`CUSTOMER_COLUMNS`] starting at column `offset`.
+fn customer_row_at(row: &Row<'_>, offset: usize) -> Result<CustomerRecord> {
+    customer_record(
+        row.get(offset)?,
+        row.get(offset + 1)?,
+        row.get(offset + 2)?,
+        row.get(offset + 3)?,
+        row.get(offset + 4)?,
+        row.get(offset + 5)?,
+    )
 }
 
 /// Streams every customer of one snapshot to `batches`; the snapshot's
@@ -266,7 +259,7 @@ fn scan_into(
     let tx = conn.transaction()?;
     let _ = generation_of_scan.send(generation(&tx)?);
     {
-        let mut stmt = tx.prepare(&format!("SELECT {CUSTOMER_COLUMNS} FROM customers ORDER BY id"))?;
+        let mut stmt = tx.prepare(&format!("SELECT {CUSTOMER_COLUMNS} FROM customers c ORDER BY c.id"))?;
         let mut rows = stmt.query([])?;
         let mut batch = Vec::with_capacity(SCAN_BATCH);
         while let Some(row) = rows.next()? {
@@ -287,122 +280,14 @@ fn scan_into(
     Ok(())
 }
 
-/// [`Store::changes_since`], inside one read transaction.
-fn changes_since(tx: &Transaction<'_>, after: Generation, max_customers: u64) -> Result<Changes> {
-    let (current, log_start): (Generation, Generation) = query_row_cached(
-        tx,
-        "SELECT generation, log_start FROM roster_state WHERE id = 1",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    if current == after {
-        return Ok(Changes::Since {
-            generation: current,
-            changed: Vec::new(),
-            removed: Vec::new(),
-        });
-    }
-    // Behind the log's start, or ahead of the database (a restored backup).
-    if after < log_start || after > current {
-        return Ok(Changes::Rebuild);
-    }
-    let (changed, all_logged): (i64, bool) = query_row_cached(
-        tx,
-        "SELECT coalesce(sum(changed), 0), coalesce(min(logged), 1) FROM generations WHERE generation > ?1",
-        [after],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    if !all_logged || changed as u64 > max_customers {
-        return Ok(Changes::Rebuild);
-    }
-    let mut stmt = tx.prepare_cached(&format!(
-        "SELECT ch.customer_id, c.id IS NOT NULL, {columns}
-         FROM (SELECT DISTINCT customer_id FROM customer_changes WHERE generation > ?1) ch
-         LEFT JOIN customers c ON c.customer_id = ch.customer_id",
-        columns = CUSTOMER_COLUMNS
-            .split(", ")
-            .map(|column| format!("c.{column}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))?;
-    let mut rows = stmt.query([after])?;
-    let (mut changed, mut removed) = (Vec::new(), Vec::new());
-    while let Some(row) = rows.next()? {
-        if row.get::<_, bool>(1)? {
-            // The record's columns start after the id and the flag.
-            changed.push(customer_row_at(row, 2)?);
-        } else {
-            removed.push(row.get(0)?);
-        }
-    }
-    Ok(Changes::Since {
-        generation: current,
-        changed,
-        removed,
-    })
+/// Runs one of the shared protocol's steps (`super::write`) to its end on
+/// this thread: SQLite's calls block rather than wait, so its futures are
+/// ready the first time they are polled.
+fn now<T>(step: impl Future<Output = T>) -> T {
+    step.now_or_never().expect("a SQLite transaction's steps never wait")
 }
 
-/// A [`CustomerRecord`] from [`CUSTOMER_COLUMNS`] starting at column `offset`.
-fn customer_row_at(row: &Row<'_>, offset: usize) -> Result<CustomerRecord> {
-    let customer_id: String = row.get(offset)?;
-    let status = Status::from_number(row.get(offset + 2)?)
-        .ok_or_else(|| anyhow!("customer {customer_id} has an unknown status"))?;
-    Ok(CustomerRecord {
-        customer_id,
-        reseller_id: row.get(offset + 1)?,
-        status,
-        created_at: row.get(offset + 3)?,
-        name_key: row.get(offset + 4)?,
-        doc: row.get(offset + 5)?,
-    })
-}
-
-/// Records generation `generation` in the change log (inside its write's
-/// transaction) and makes it the current one.
-fn log_generation(tx: &Transaction<'_>, generation: Generation, changed: &ChangedCustomers) -> Result<()> {
-    execute_cached(
-        tx,
-        "INSERT INTO generations (generation, committed_at, changed, logged) VALUES (?1, ?2, ?3, ?4)",
-        params![generation, unix_now(), changed.count as i64, changed.logged()],
-    )?;
-    if changed.logged() {
-        let mut insert =
-            tx.prepare_cached("INSERT OR IGNORE INTO customer_changes (generation, customer_id) VALUES (?1, ?2)")?;
-        for customer_id in &changed.ids {
-            insert.execute(params![generation, customer_id])?;
-        }
-    }
-    execute_cached(tx, "UPDATE roster_state SET generation = ?1 WHERE id = 1", [generation])?;
-    trim_change_log(tx)
-}
-
-/// Forgets the change log's entries older than the retention, at most a
-/// bounded number of generations per write (each write adds one).
-fn trim_change_log(tx: &Transaction<'_>) -> Result<()> {
-    let cutoff = unix_now() - CHANGE_LOG_RETENTION.as_secs() as i64;
-    let oldest: Vec<(Generation, i64)> = tx
-        .prepare_cached("SELECT generation, committed_at FROM generations ORDER BY generation LIMIT 256")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    let Some(last) = oldest
-        .iter()
-        .take_while(|(_, committed_at)| *committed_at < cutoff)
-        .map(|(generation, _)| *generation)
-        .last()
-    else {
-        return Ok(());
-    };
-    execute_cached(tx, "DELETE FROM customer_changes WHERE generation <= ?1", [last])?;
-    execute_cached(tx, "DELETE FROM generations WHERE generation <= ?1", [last])?;
-    execute_cached(
-        tx,
-        "UPDATE roster_state SET log_start = max(log_start, ?1) WHERE id = 1",
-        [last],
-    )?;
-    Ok(())
-}
-
-/// The customers one write changed, as the change log records them.
+/// The customers one import changed, as the change log records them.
 #[derive(Default)]
 struct ChangedCustomers {
     /// Distinct ids, until there are too many to log one by one.
@@ -427,64 +312,51 @@ impl ChangedCustomers {
         }
     }
 
-    fn logged(&self) -> bool {
-        !self.overflowed
+    /// How many customers the import changed: exact while they are logged,
+    /// the records' count once there are too many.
+    fn customers(&self) -> u64 {
+        if self.overflowed {
+            self.count
+        } else {
+            self.ids.len() as u64
+        }
     }
 }
-
-/// The columns of `clients` a [`ClientRecord`] is read from, in order.
-const CLIENT_COLUMNS: &str =
-    "client_id, name, secret_hash, all_resellers, rate_limit, enabled, token_epoch, created_at, api_version";
 
 /// Reads clients (`filter` is a WHERE clause on `clients`, or empty) with
 /// their scopes, in creation order.
 fn read_clients(conn: &Connection, filter: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<ClientRecord>> {
-    let mut scopes: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    {
-        let mut stmt = conn.prepare_cached(&format!(
+    let scopes = conn
+        .prepare_cached(&format!(
             "SELECT client_id, reseller_id FROM client_resellers
              WHERE client_id IN (SELECT client_id FROM clients {filter})"
-        ))?;
-        let mut rows = stmt.query(args)?;
-        while let Some(row) = rows.next()? {
-            scopes.entry(row.get(0)?).or_default().push(row.get(1)?);
-        }
-    }
-    let mut stmt = conn.prepare_cached(&format!("SELECT {CLIENT_COLUMNS} FROM clients {filter} ORDER BY rowid"))?;
-    let mut rows = stmt.query(args)?;
-    let mut clients = Vec::new();
-    while let Some(row) = rows.next()? {
-        let client_id: String = row.get(0)?;
-        let scope = if row.get(3)? {
-            ResellerScope::All
-        } else {
-            ResellerScope::Only(scopes.remove(&client_id).unwrap_or_default().into_iter().collect())
-        };
-        clients.push(ClientRecord {
-            client_id,
-            name: row.get(1)?,
-            secret_hash: row.get(2)?,
-            scope,
-            rate_limit: row.get(4)?,
-            enabled: row.get(5)?,
-            token_epoch: row.get(6)?,
-            created_at: row.get(7)?,
-            api_version: api_version(&row.get::<_, String>(8)?)?,
-        });
-    }
-    Ok(clients)
-}
-
-/// A stored API version.
-pub(super) fn api_version(text: &str) -> Result<ApiVersion> {
-    ApiVersion::parse(text).ok_or_else(|| anyhow!("a client has an unknown API version {text:?}"))
+        ))?
+        .query_map(args, |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let rows = conn
+        .prepare_cached(&format!("SELECT {CLIENT_COLUMNS} FROM clients {filter} ORDER BY rowid"))?
+        .query_map(args, |row| {
+            Ok(ClientRow {
+                client_id: row.get(0)?,
+                name: row.get(1)?,
+                secret_hash: row.get(2)?,
+                all_resellers: row.get(3)?,
+                rate_limit: row.get(4)?,
+                enabled: row.get(5)?,
+                token_epoch: row.get(6)?,
+                created_at: row.get(7)?,
+                api_version: row.get(8)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    with_scopes(rows, scopes)
 }
 
 /// Replaces a client's explicit reseller ids with `scope`'s.
-fn write_scope(tx: &Transaction<'_>, client_id: &str, scope: &ResellerScope) -> Result<()> {
-    tx.execute("DELETE FROM client_resellers WHERE client_id = ?1", [client_id])?;
+fn write_scope(conn: &Connection, client_id: &str, scope: &ResellerScope) -> Result<()> {
+    conn.execute("DELETE FROM client_resellers WHERE client_id = ?1", [client_id])?;
     if let ResellerScope::Only(ids) = scope {
-        let mut stmt = tx.prepare_cached("INSERT INTO client_resellers (client_id, reseller_id) VALUES (?1, ?2)")?;
+        let mut stmt = conn.prepare_cached("INSERT INTO client_resellers (client_id, reseller_id) VALUES (?1, ?2)")?;
         for id in ids {
             stmt.execute(params![client_id, id])?;
         }
@@ -492,163 +364,249 @@ fn write_scope(tx: &Transaction<'_>, client_id: &str, scope: &ResellerScope) -> 
     Ok(())
 }
 
-/// The customer with this id, as stored.
-fn customer(tx: &Transaction<'_>, customer_id: &str) -> Result<Option<CustomerRecord>> {
-    let mut stmt = tx.prepare_cached(&format!(
-        "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE customer_id = ?1"
-    ))?;
-    let mut rows = stmt.query([customer_id])?;
-    rows.next()?.map(customer_row).transpose()
+/// The values of a customer's row, in the order the statements below take them.
+macro_rules! customer_values {
+    ($record:expr) => {
+        params![
+            $record.customer_id,
+            $record.reseller_id,
+            $record.status.number(),
+            $record.created_at,
+            $record.name_key,
+            $record.doc
+        ]
+    };
 }
 
-/// One write of a batch, inside its savepoint.
-fn write_one(
-    tx: &Transaction<'_>,
-    write: &CustomerWrite,
-    generation: Generation,
-    now: i64,
-    retention: Retention,
-    changed: &mut ChangedCustomers,
-) -> Result<WriteOutcome> {
-    if let Some(correlation) = &write.correlation {
-        // An answer past the window is forgotten, even if not trimmed yet.
-        let expired = execute_cached(
-            tx,
+const INSERT_CUSTOMER: &str = "INSERT INTO customers (customer_id, reseller_id, status, created_at, name_key, doc)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+const UPDATE_CUSTOMER: &str = "UPDATE customers SET reseller_id = ?2, status = ?3, created_at = ?4, name_key = ?5, doc = ?6 WHERE customer_id = ?1";
+
+/// The write protocol's queries (`super::write`) on one SQLite transaction.
+/// SQLite takes the write lock for the whole transaction (`BEGIN
+/// IMMEDIATE`), so reads lock nothing of their own.
+struct Sql<'c>(&'c Connection);
+
+impl Transaction for Sql<'_> {
+    async fn savepoint(&mut self) -> Result<()> {
+        execute_cached(self.0, "SAVEPOINT write", [])?;
+        Ok(())
+    }
+
+    async fn release_savepoint(&mut self) -> Result<()> {
+        execute_cached(self.0, "RELEASE write", [])?;
+        Ok(())
+    }
+
+    async fn roll_back_to_savepoint(&mut self) -> Result<()> {
+        execute_cached(self.0, "ROLLBACK TO write", [])?;
+        execute_cached(self.0, "RELEASE write", [])?;
+        Ok(())
+    }
+
+    async fn customer(&mut self, customer_id: &str) -> Result<Option<CustomerRecord>> {
+        let mut stmt = self.0.prepare_cached(&format!(
+            "SELECT {CUSTOMER_COLUMNS} FROM customers c WHERE c.customer_id = ?1"
+        ))?;
+        let mut rows = stmt.query([customer_id])?;
+        rows.next()?.map(customer_row).transpose()
+    }
+
+    async fn namesakes(&mut self, reseller_id: &str, name_key: &str) -> Result<Vec<CustomerRecord>> {
+        let mut stmt = self.0.prepare_cached(&format!(
+            "SELECT {CUSTOMER_COLUMNS} FROM customers c WHERE c.reseller_id = ?1 AND c.name_key = ?2"
+        ))?;
+        let mut rows = stmt.query([reseller_id, name_key])?;
+        let mut namesakes = Vec::new();
+        while let Some(row) = rows.next()? {
+            namesakes.push(customer_row(row)?);
+        }
+        Ok(namesakes)
+    }
+
+    async fn id_taken(&mut self, customer_id: &str) -> Result<bool> {
+        Ok(query_row_cached(
+            self.0,
+            "SELECT EXISTS (SELECT 1 FROM customers WHERE customer_id = ?1)",
+            [customer_id],
+            |r| r.get(0),
+        )?)
+    }
+
+    async fn insert_customer(&mut self, record: &CustomerRecord) -> Result<()> {
+        execute_cached(self.0, INSERT_CUSTOMER, customer_values!(record))?;
+        Ok(())
+    }
+
+    async fn update_customer(&mut self, record: &CustomerRecord) -> Result<()> {
+        execute_cached(self.0, UPDATE_CUSTOMER, customer_values!(record))?;
+        Ok(())
+    }
+
+    async fn bump_generation(&mut self) -> Result<Generation> {
+        Ok(query_row_cached(
+            self.0,
+            "UPDATE roster_state SET generation = generation + 1 WHERE id = 1 RETURNING generation",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    async fn insert_generation(&mut self, generation: Generation, at: i64, changed: u64, logged: bool) -> Result<()> {
+        execute_cached(
+            self.0,
+            "INSERT INTO generations (generation, committed_at, changed, logged) VALUES (?1, ?2, ?3, ?4)",
+            params![generation, at, changed as i64, logged],
+        )?;
+        Ok(())
+    }
+
+    async fn log_changed(&mut self, generation: Generation, customer_ids: &[String]) -> Result<()> {
+        let mut insert = self
+            .0
+            .prepare_cached("INSERT INTO customer_changes (generation, customer_id) VALUES (?1, ?2)")?;
+        for customer_id in customer_ids {
+            insert.execute(params![generation, customer_id])?;
+        }
+        Ok(())
+    }
+
+    async fn announce(&mut self, _generation: Generation) -> Result<()> {
+        // Other processes find SQLite's writes by polling the log.
+        Ok(())
+    }
+
+    async fn oldest_generations(&mut self, limit: u32) -> Result<Vec<(Generation, i64)>> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT generation, committed_at FROM generations ORDER BY generation LIMIT ?1")?
+            .query_map([limit], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn forget_generations_through(&mut self, generation: Generation) -> Result<()> {
+        execute_cached(
+            self.0,
+            "DELETE FROM customer_changes WHERE generation <= ?1",
+            [generation],
+        )?;
+        execute_cached(self.0, "DELETE FROM generations WHERE generation <= ?1", [generation])?;
+        execute_cached(
+            self.0,
+            "UPDATE roster_state SET log_start = max(log_start, ?1) WHERE id = 1",
+            [generation],
+        )?;
+        Ok(())
+    }
+
+    async fn log_bounds(&mut self) -> Result<(Generation, Generation)> {
+        Ok(query_row_cached(
+            self.0,
+            "SELECT generation, log_start FROM roster_state WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+
+    async fn log_totals(&mut self, after: Generation) -> Result<(u64, bool)> {
+        let (changed, logged): (i64, bool) = query_row_cached(
+            self.0,
+            "SELECT coalesce(sum(changed), 0), coalesce(min(logged), 1) FROM generations WHERE generation > ?1",
+            [after],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((changed as u64, logged))
+    }
+
+    async fn logged_since(&mut self, after: Generation) -> Result<Vec<(String, Option<CustomerRecord>)>> {
+        let mut stmt = self.0.prepare_cached(&format!(
+            "SELECT ch.customer_id, c.id IS NOT NULL, {CUSTOMER_COLUMNS}
+             FROM (SELECT DISTINCT customer_id FROM customer_changes WHERE generation > ?1) ch
+             LEFT JOIN customers c ON c.customer_id = ch.customer_id"
+        ))?;
+        let mut rows = stmt.query([after])?;
+        let mut logged = Vec::new();
+        while let Some(row) = rows.next()? {
+            // The record's columns start after the id and the flag.
+            let record = match row.get::<_, bool>(1)? {
+                true => Some(customer_row_at(row, 2)?),
+                false => None,
+            };
+            logged.push((row.get(0)?, record));
+        }
+        Ok(logged)
+    }
+
+    async fn forget_correlation_before(&mut self, correlation: &Correlation, cutoff: i64) -> Result<bool> {
+        Ok(execute_cached(
+            self.0,
             "DELETE FROM correlations WHERE client_id = ?1 AND correlation_id = ?2 AND created_at < ?3",
+            params![correlation.client_id, correlation.correlation_id, cutoff],
+        )? > 0)
+    }
+
+    async fn correlation_known(&mut self, correlation: &Correlation) -> Result<bool> {
+        Ok(query_row_cached(
+            self.0,
+            "SELECT EXISTS (SELECT 1 FROM correlations WHERE client_id = ?1 AND correlation_id = ?2)",
+            params![correlation.client_id, correlation.correlation_id],
+            |r| r.get(0),
+        )?)
+    }
+
+    async fn remember(&mut self, correlation: &Correlation, answer: &Answer, now: i64) -> Result<bool> {
+        let headers = serde_json::to_string(&answer.headers)?;
+        Ok(execute_cached(
+            self.0,
+            "INSERT INTO correlations (client_id, correlation_id, fingerprint, status, headers, body, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
             params![
                 correlation.client_id,
                 correlation.correlation_id,
-                now.saturating_sub(retention.window.as_secs() as i64)
+                correlation.fingerprint,
+                answer.status,
+                headers,
+                answer.body,
+                now
             ],
-        )?;
-        if expired > 0 {
-            execute_cached(
-                tx,
-                "UPDATE roster_state SET correlations = correlations - 1 WHERE id = 1",
-                [],
-            )?;
-        }
-        let known: bool = tx
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM correlations WHERE client_id = ?1 AND correlation_id = ?2)")?
-            .query_row(params![correlation.client_id, correlation.correlation_id], |r| r.get(0))?;
-        if known {
-            return Ok(WriteOutcome::Duplicate);
-        }
+        )? > 0)
     }
-    let (current, namesakes, new_id) = match &write.target {
-        Target::Existing { customer_id } => (customer(tx, customer_id)?, Vec::new(), None),
-        Target::New { reseller_id, name_key } => {
-            let mut stmt = tx.prepare_cached(&format!(
-                "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE reseller_id = ?1 AND name_key = ?2"
-            ))?;
-            let mut rows = stmt.query([reseller_id, name_key])?;
-            let mut namesakes = Vec::new();
-            while let Some(row) = rows.next()? {
-                namesakes.push(customer_row(row)?);
-            }
-            let new_id = loop {
-                let candidate = new_customer_id();
-                if customer(tx, &candidate)?.is_none() {
-                    break candidate;
-                }
-            };
-            (None, namesakes, Some(new_id))
-        }
-        Target::Nothing => (None, Vec::new(), None),
-    };
-    let seen = Seen {
-        current: current.as_ref(),
-        namesakes: &namesakes,
-        new_id: new_id.as_deref(),
-        now,
-    };
-    let (outcome, reply) = match (write.decide)(&seen) {
-        Decision::Write { record, reply } => {
-            let values = params![
-                record.customer_id,
-                record.reseller_id,
-                record.status.number(),
-                record.created_at,
-                record.name_key,
-                record.doc
-            ];
-            if current.is_some() {
-                tx.prepare_cached(
-                    "UPDATE customers SET reseller_id = ?2, status = ?3, created_at = ?4, name_key = ?5, doc = ?6
-                     WHERE customer_id = ?1",
-                )?
-                .execute(values)?;
-            } else {
-                tx.prepare_cached(
-                    "INSERT INTO customers (customer_id, reseller_id, status, created_at, name_key, doc)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?
-                .execute(values)?;
-            }
-            changed.add(&record.customer_id);
-            let outcome = WriteOutcome::Written {
-                reply: reply.clone(),
-                generation,
-            };
-            (outcome, reply)
-        }
-        Decision::Answer(reply) => (WriteOutcome::Answered(reply.clone()), reply),
-    };
-    if let Some(correlation) = &write.correlation {
-        let headers = serde_json::to_string(&reply.headers)?;
-        tx.prepare_cached(
-            "INSERT INTO correlations
-                 (client_id, correlation_id, fingerprint, status, headers, body, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?
-        .execute(params![
-            correlation.client_id,
-            correlation.correlation_id,
-            correlation.fingerprint,
-            reply.status,
-            headers,
-            reply.body,
-            now
-        ])?;
-        execute_cached(
-            tx,
-            "UPDATE roster_state SET correlations = correlations + 1 WHERE id = 1",
-            [],
-        )?;
-    }
-    Ok(outcome)
-}
 
-/// Forgets remembered answers past the window, and the oldest past the
-/// capacity: a bounded number per batch, so a batch's cost stays small.
-fn trim_remembered(tx: &Transaction<'_>, retention: Retention, now: i64) -> Result<()> {
-    let cutoff = now.saturating_sub(retention.window.as_secs() as i64);
-    let mut forgotten = execute_cached(
-        tx,
-        "DELETE FROM correlations WHERE (client_id, correlation_id) IN
-             (SELECT client_id, correlation_id FROM correlations WHERE created_at < ?1 ORDER BY created_at LIMIT 256)",
-        [cutoff],
-    )?;
-    let kept: i64 = query_row_cached(tx, "SELECT correlations FROM roster_state WHERE id = 1", [], |r| {
-        r.get(0)
-    })?;
-    let over = (kept - forgotten as i64 - retention.capacity as i64).clamp(0, 256);
-    if over > 0 {
-        forgotten += execute_cached(
-            tx,
+    async fn forget_correlations_before(&mut self, cutoff: i64, limit: u32) -> Result<u64> {
+        Ok(execute_cached(
+            self.0,
+            "DELETE FROM correlations WHERE (client_id, correlation_id) IN
+                 (SELECT client_id, correlation_id FROM correlations WHERE created_at < ?1 ORDER BY created_at LIMIT ?2)",
+            params![cutoff, limit],
+        )? as u64)
+    }
+
+    async fn forget_oldest_correlations(&mut self, count: u64) -> Result<u64> {
+        Ok(execute_cached(
+            self.0,
             "DELETE FROM correlations WHERE (client_id, correlation_id) IN
                  (SELECT client_id, correlation_id FROM correlations ORDER BY created_at LIMIT ?1)",
-            [over],
-        )?;
+            [count as i64],
+        )? as u64)
     }
-    if forgotten > 0 {
+
+    async fn correlations_kept(&mut self) -> Result<i64> {
+        Ok(query_row_cached(
+            self.0,
+            "SELECT correlations FROM roster_state WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    async fn count_correlations(&mut self, delta: i64) -> Result<()> {
         execute_cached(
-            tx,
-            "UPDATE roster_state SET correlations = correlations - ?1 WHERE id = 1",
-            [forgotten as i64],
+            self.0,
+            "UPDATE roster_state SET correlations = correlations + ?1 WHERE id = 1",
+            [delta],
         )?;
+        Ok(())
     }
-    Ok(())
 }
 
 #[async_trait]
@@ -670,7 +628,7 @@ impl Store for SqliteStore {
 
     async fn scan(&self) -> Result<CustomerScan> {
         let pool = self.pool.clone();
-        let (batches, mut customers) = mpsc::channel(4);
+        let (batches, customers) = mpsc::channel(4);
         let (generation_tx, generation_rx) = oneshot::channel();
         let permit = pool.permit().await;
         tokio::task::spawn_blocking(move || {
@@ -678,20 +636,13 @@ impl Store for SqliteStore {
                 let _ = batches.blocking_send(Err(error));
             }
         });
-        match generation_rx.await {
-            Ok(generation) => Ok(CustomerScan { generation, customers }),
-            // It failed before reading the generation: the error is queued.
-            Err(_) => Err(match customers.recv().await {
-                Some(Err(error)) => error,
-                _ => anyhow!("the scan of the customers stopped"),
-            }),
-        }
+        CustomerScan::started(generation_rx, customers).await
     }
 
     async fn changes_since(&self, after: Generation, max_customers: u64) -> Result<Changes> {
         self.run(move |conn| {
             let tx = conn.transaction()?;
-            let changes = changes_since(&tx, after, max_customers)?;
+            let changes = now(write::changes_since(&mut Sql(&tx), after, max_customers))?;
             tx.commit()?;
             Ok(changes)
         })
@@ -715,30 +666,16 @@ impl Store for SqliteStore {
             // A bigger page cache keeps a large import's B-tree pages in memory.
             conn.execute_batch("PRAGMA cache_size = -131072;")?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let generation = generation(&tx)? + 1;
             let mut changed = ChangedCustomers::default();
             let mut created = 0u64;
             {
-                let mut insert = tx.prepare(
-                    "INSERT INTO customers (customer_id, reseller_id, status, created_at, name_key, doc)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (customer_id) DO NOTHING",
-                )?;
-                let mut update = tx.prepare(
-                    "UPDATE customers SET reseller_id = ?2, status = ?3, created_at = ?4, name_key = ?5, doc = ?6
-                     WHERE customer_id = ?1",
-                )?;
+                let mut insert = tx.prepare(&format!("{INSERT_CUSTOMER} ON CONFLICT (customer_id) DO NOTHING"))?;
+                let mut update = tx.prepare(UPDATE_CUSTOMER)?;
                 loop {
                     match records.blocking_recv() {
                         Some(ImportItem::Records(batch)) => {
                             for r in batch {
-                                let values = params![
-                                    r.customer_id,
-                                    r.reseller_id,
-                                    r.status.number(),
-                                    r.created_at,
-                                    r.name_key,
-                                    r.doc
-                                ];
+                                let values = customer_values!(r);
                                 if insert.execute(values)? == 1 {
                                     created += 1;
                                 } else {
@@ -753,7 +690,13 @@ impl Store for SqliteStore {
                     }
                 }
             }
-            log_generation(&tx, generation, &changed)?;
+            let mut sql = Sql(&tx);
+            let generation = now(sql.bump_generation())?;
+            let customers = changed.customers();
+            if write::logs_each(customers) {
+                now(sql.log_changed(generation, &changed.ids.iter().cloned().collect::<Vec<_>>()))?;
+            }
+            now(write::close_generation(&mut sql, generation, customers, unix_now()))?;
             tx.commit()?;
             Ok(ImportOutcome {
                 records: changed.count,
@@ -882,20 +825,14 @@ impl Store for SqliteStore {
                      WHERE client_id = ?1 AND correlation_id = ?2",
                 )?
                 .query_row([client_id, correlation_id], |r| {
-                    Ok((
-                        r.get::<_, Vec<u8>>(0)?,
-                        r.get::<_, u16>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, Vec<u8>>(3)?,
-                        r.get::<_, i64>(4)?,
-                    ))
+                    Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?))
                 })
                 .optional()?;
             found
                 .map(|(fingerprint, status, headers, body, created_at)| {
                     Ok(Remembered {
                         fingerprint,
-                        reply: Reply {
+                        answer: Answer {
                             status,
                             headers: serde_json::from_str(&headers)?,
                             body,
@@ -914,29 +851,7 @@ impl Store for SqliteStore {
             .run(move |conn| {
                 let _open = gate.enter();
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let generation = generation(&tx)? + 1;
-                let now = unix_now();
-                let mut changed = ChangedCustomers::default();
-                let mut outcomes = Vec::with_capacity(writes.len());
-                for write in &writes {
-                    if write.abandoned.is_set() {
-                        outcomes.push(Err(abandoned_write()));
-                        continue;
-                    }
-                    execute_cached(&tx, "SAVEPOINT write", [])?;
-                    let outcome = write_one(&tx, write, generation, now, retention, &mut changed);
-                    if outcome.as_ref().is_ok_and(|o| *o != WriteOutcome::Duplicate) {
-                        execute_cached(&tx, "RELEASE write", [])?;
-                    } else {
-                        execute_cached(&tx, "ROLLBACK TO write", [])?;
-                        execute_cached(&tx, "RELEASE write", [])?;
-                    }
-                    outcomes.push(outcome);
-                }
-                if changed.count > 0 {
-                    log_generation(&tx, generation, &changed)?;
-                }
-                trim_remembered(&tx, retention, now)?;
+                let outcomes = now(write::write_batch(&mut Sql(&tx), &writes, retention, unix_now()))?;
                 tx.commit()?;
                 Ok(outcomes)
             })
