@@ -236,7 +236,10 @@ pub enum ClientsCommand {
         #[arg(long, value_parser = rate_limit_value())]
         rate_limit: Option<u32>,
         /// The API version its requests get unless they ask for another
-        /// with X-Api-Version.
+        /// with X-Api-Version. 2025-08 (the default, the seed's shape)
+        /// lists full records under `customers`; 2025-11 lists summaries
+        /// under `accounts`, which integrations written against the
+        /// family's current documentation read: choose it for them.
         #[arg(long, value_parser = api_version_value(), default_value = "2025-08")]
         api_version: ApiVersion,
         #[command(flatten)]

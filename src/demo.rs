@@ -105,6 +105,10 @@ pub async fn run(args: DemoOptions) -> Result<()> {
          \nThe largest reseller is {large} ({} customers); a small one is {small} ({} customers).\n\
          \nA first page (the default: active customers, newest first, 20 per page):\n\
          \n  curl -s '{base}/v3/resellers/{large}/customers?limit=2' \\\n    {auth}\n\
+         \nAPI versions: this client is on 2025-08, the seed's shape (full records under `customers`).\n\
+         Integrations written against the family's current documentation read `accounts`: give them a\n\
+         client made with `roster clients create --api-version 2025-11`, or send X-Api-Version per request:\n\
+         \n  curl -s '{base}/v3/resellers/{large}/customers?limit=2' \\\n    {auth} \\\n    -H 'X-Api-Version: 2025-11'\n\
          \nFilters, sorting and paging together:\n\
          \n  curl -s '{base}/v3/resellers/{large}/customers?status=1000&status=1002&name=north*&sort-by=companyName&order-by=asc&offset=5&limit=5' \\\n    {auth}\n\
          \nOne customer (its ETag, for If-None-Match and If-Match, is in the headers):\n\

@@ -7,7 +7,10 @@
 //! - the docs the code points to stay true: every section of `docs/*.md`
 //!   that a comment names (`docs/PERFORMANCE.md, "Memory"`, or
 //!   `docs/PERFORMANCE.md ("Memory")`) exists there, as a heading or as the
-//!   bold or italic words that open a paragraph or an item.
+//!   bold or italic words that open a paragraph or an item;
+//! - every request header the code reads (`headers.get(header::IF_MATCH)`,
+//!   `.get(&X_REQUEST_ID)`) is in the server's own `/openapi.json` (SPEC
+//!   §9), as a header parameter, a security scheme, or in words.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -319,4 +322,90 @@ fn the_reader_finds_references_across_lines() {
     ));
     assert!(!has_section("Some text about Memory", "Memory"));
     assert!(!has_section("Memory is a plain paragraph here", "Memory"));
+}
+
+/// The request headers the code reads: every `.get(…)`, `.get_all(…)` or
+/// `.contains_key(…)` whose argument is one of `http::header`'s names or a
+/// `static … HeaderName = HeaderName::from_static("…")` of `src/`.
+/// Lower-case names.
+fn headers_read(files: &[PathBuf]) -> BTreeSet<String> {
+    let sources: Vec<String> = files
+        .iter()
+        .map(|file| {
+            let text = code(&std::fs::read_to_string(file).unwrap());
+            // Tests send headers; only what the server reads counts.
+            text.split("#[cfg(test)]").next().unwrap_or_default().to_owned()
+        })
+        .collect();
+    let mut statics = BTreeMap::new();
+    for line in sources.iter().flat_map(|source| source.lines()) {
+        if let (Some(at), Some(from)) = (line.find("static "), line.find("from_static(\"")) {
+            let name: String = line[at + 7..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            let value = &line[from + 13..];
+            statics.insert(name, value[..value.find('"').unwrap()].to_owned());
+        }
+    }
+    let mut read = BTreeSet::new();
+    for source in &sources {
+        for call in [".get(", ".get_all(", ".contains_key("] {
+            for (at, _) in source.match_indices(call) {
+                let rest = &source[at + call.len()..];
+                let argument = rest[..rest.find([')', ',']).unwrap_or(rest.len())]
+                    .trim()
+                    .trim_start_matches('&');
+                let constant = argument.rsplit("header::").next().unwrap_or_default();
+                if argument.contains("header::") {
+                    read.insert(constant.to_ascii_lowercase().replace('_', "-"));
+                } else if let Some(name) = statics.get(argument) {
+                    read.insert(name.clone());
+                }
+            }
+        }
+    }
+    read
+}
+
+#[test]
+fn every_header_the_code_reads_is_documented() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let read = headers_read(&files);
+    // What the code reads, at least: a scan that found none of these would
+    // be looking in the wrong place.
+    for expected in ["if-match", "x-request-id", "x-api-key", "authorization", "accept"] {
+        assert!(read.contains(expected), "the scan did not find `{expected}`: {read:?}");
+    }
+
+    let document = roster::http::openapi::document();
+    let mut documented = BTreeSet::new();
+    for item in document["paths"].as_object().unwrap().values() {
+        for operation in item.as_object().unwrap().values() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                if parameter["in"] == "header" {
+                    documented.insert(parameter["name"].as_str().unwrap().to_ascii_lowercase());
+                }
+            }
+        }
+    }
+    for scheme in document["components"]["securitySchemes"].as_object().unwrap().values() {
+        match scheme["type"].as_str() {
+            Some("http") => documented.insert("authorization".to_owned()),
+            Some("apiKey") => documented.insert(scheme["name"].as_str().unwrap().to_ascii_lowercase()),
+            _ => false,
+        };
+    }
+    // OpenAPI ignores `Accept` and `Content-Type` as parameters: the
+    // document names them, in backquotes, in its description.
+    let words = document["info"]["description"].as_str().unwrap().to_ascii_lowercase();
+    documented.extend(read.iter().filter(|name| words.contains(&format!("`{name}`"))).cloned());
+
+    let missing: Vec<&String> = read.difference(&documented).collect();
+    assert!(
+        missing.is_empty(),
+        "headers the code reads that /openapi.json does not document: {missing:?}"
+    );
 }

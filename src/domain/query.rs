@@ -3,7 +3,7 @@
 //! Every problem is collected (not first-fail) so a partner sees all of them
 //! in one 400 1132; each names its parameter, in query-string order.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use time::format_description::well_known::Rfc3339;
 use time::{Date, Month, OffsetDateTime};
@@ -120,11 +120,18 @@ impl ListQuery {
     fn from_pairs(pairs: Vec<FormPair>) -> Result<Self, Vec<String>> {
         // Group values by parameter, keeping first-appearance order so the
         // problems come out in the order the partner wrote them.
+        // By a map from name to group: linear in the number of pairs, so
+        // that a query of thousands of parameters costs what its length
+        // does (docs/DECISIONS.md, "Hostile input").
         let mut groups: Vec<(String, Vec<Result<String, form::NotUtf8>>)> = Vec::new();
+        let mut group_of: HashMap<String, usize> = HashMap::new();
         for (key, value) in pairs {
-            match groups.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, values)) => values.push(value),
-                None => groups.push((key, vec![value])),
+            match group_of.get(&key) {
+                Some(&at) => groups[at].1.push(value),
+                None => {
+                    group_of.insert(key.clone(), groups.len());
+                    groups.push((key, vec![value]));
+                }
             }
         }
 
@@ -186,11 +193,13 @@ impl ListQuery {
                         .ok_or("must be between 1 and 50"),
                     "sort-by" => match value {
                         "creationDate" => Ok(SortKey::CreationDate),
-                        "companyName" => Ok(SortKey::CompanyName),
+                        // The family's first published spelling of it.
+                        "companyName" | "companyProfile.companyName" => Ok(SortKey::CompanyName),
                         _ => Err("must be creationDate or companyName"),
                     }
                     .map(|sort| query.sort = sort),
-                    "order-by" => match value {
+                    // In any letter case: the family's own samples write `ASC`.
+                    "order-by" => match value.to_ascii_lowercase().as_str() {
                         "asc" => Ok(SortOrder::Asc),
                         "desc" => Ok(SortOrder::Desc),
                         _ => Err("must be asc or desc"),
@@ -207,7 +216,7 @@ impl ListQuery {
             }
         }
 
-        let has = |key: &str| groups.iter().any(|(k, _)| k == key);
+        let has = |key: &str| group_of.contains_key(key);
         if has("name") && has("company-name") {
             problems.push("company-name: must not be combined with name (they are the same filter)".into());
         }
@@ -319,6 +328,34 @@ mod tests {
         assert_eq!(q.created.to, Some(1_735_639_200));
         assert_eq!((q.offset, q.limit.get()), (40, 50));
         assert_eq!((q.sort, q.order), (SortKey::CompanyName, SortOrder::Asc));
+    }
+
+    /// The spellings of the family's own documentation (SPEC §2).
+    #[test]
+    fn the_familys_spellings_of_sort_and_order() {
+        for (raw, sort, order) in [
+            (
+                "sort-by=companyProfile.companyName&order-by=ASC",
+                SortKey::CompanyName,
+                SortOrder::Asc,
+            ),
+            (
+                "sort-by=companyName&order-by=Desc",
+                SortKey::CompanyName,
+                SortOrder::Desc,
+            ),
+            ("order-by=aSc", SortKey::CreationDate, SortOrder::Asc),
+        ] {
+            let q = ListQuery::parse(raw).unwrap();
+            assert_eq!((q.sort, q.order), (sort, order), "{raw}");
+        }
+        assert_eq!(
+            ListQuery::parse("sort-by=companyprofile.companyname&order-by=ascending"),
+            Err(vec![
+                "sort-by: must be creationDate or companyName".to_owned(),
+                "order-by: must be asc or desc".to_owned()
+            ])
+        );
     }
 
     #[test]

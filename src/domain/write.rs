@@ -77,7 +77,8 @@ enum Access {
     Fixed,
     /// Set by Roster: a POST may not give it, a PATCH only repeat it.
     ReadOnly,
-    /// `benefits`: a PATCH makes commitment requests instead (SPEC §6).
+    /// `benefits`: three-year-commitment requests, read on their own by
+    /// [`commitment_requests`] (SPEC §6).
     Requests,
 }
 
@@ -253,6 +254,7 @@ fn check_object(fields: &[Field], map: &Map<String, Value>, prefix: &str, mode: 
                 findings.unexpected.push(format!("{path}: is read-only"));
                 continue;
             }
+            _ if field.access == Requests => continue,
             // Fixed fields are compared with the customer's values later,
             // commitment requests checked on their own.
             Mode::Patch if matches!(field.access, Fixed | ReadOnly | Requests) => continue,
@@ -329,17 +331,28 @@ impl Findings {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewCustomer {
     body: Map<String, Value>,
+    /// Its three-year-commitment requests, recorded as a PATCH records them.
+    requests: Vec<CommitmentRequest>,
 }
 
 impl NewCustomer {
     /// Checks a POST body (SPEC §6): the problems of the first kind that
-    /// applies, in the order unexpected fields, missing ones, bad values.
+    /// applies, in the order unexpected fields, missing ones, bad values,
+    /// then `benefits` entries a new customer cannot have (1119).
     pub fn parse(body: &[u8]) -> Result<Self, BodyProblem> {
         let body = object(body)?;
         let mut findings = Findings::default();
         check_object(CUSTOMER, &body, "", Mode::Create, &mut findings);
+        let requests = match body.get("benefits") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(benefits) => {
+                let (requests, not_editable) = commitment_requests(benefits, Mode::Create, &mut findings);
+                findings.not_editable.extend(not_editable);
+                requests
+            }
+        };
         findings.verdict()?;
-        Ok(NewCustomer { body })
+        Ok(NewCustomer { body, requests })
     }
 
     pub fn reseller_id(&self) -> &str {
@@ -381,6 +394,24 @@ impl NewCustomer {
         if profile.get("marketSegment").is_none_or(Value::is_null) {
             profile.insert("marketSegment".into(), "COM".into());
         }
+        // The entries kept as given (LARGE_GOVERNMENT_AGENCY); the first
+        // THREE_YEAR_COMMIT entry's place holds the benefit its requests are
+        // recorded on.
+        let mut benefits = Vec::new();
+        for entry in record.get("benefits").and_then(Value::as_array).into_iter().flatten() {
+            match entry["type"].as_str() {
+                Some(THREE_YEAR_COMMIT) if benefits.iter().any(|b: &Value| b["type"] == THREE_YEAR_COMMIT) => {}
+                Some(THREE_YEAR_COMMIT) => benefits.push(json!({"type": THREE_YEAR_COMMIT})),
+                _ => benefits.push(entry.clone()),
+            }
+        }
+        record.insert("benefits".into(), Value::Array(benefits));
+        let mut invalid = Vec::new();
+        record_requests(&self.requests, &mut record, &mut invalid);
+        debug_assert!(
+            invalid.is_empty(),
+            "a new customer's requests are commitment requests: {invalid:?}"
+        );
         CustomerRecord::from_json(Value::Object(record)).expect("a checked body normalises like an import")
     }
 }
@@ -413,8 +444,11 @@ fn object_schema(fields: &[Field], of: SchemaOf) -> Value {
         if of == SchemaOf::NewCustomer && field.access == ReadOnly {
             continue;
         }
-        let mut schema = kind_schema(field.kind, field.need, of);
-        if of == SchemaOf::NewCustomer && field.need == Required && schema["type"] == "string" {
+        let mut schema = match field.access {
+            Requests if of != SchemaOf::Customer => benefits_schema(of),
+            _ => kind_schema(field.kind, field.need, of),
+        };
+        if of != SchemaOf::Customer && field.need == Required && schema["type"] == "string" {
             schema["minLength"] = json!(1);
         }
         if of == SchemaOf::Patch && field.need == Optional {
@@ -463,6 +497,37 @@ fn kind_schema(kind: Kind, need: Need, of: SchemaOf) -> Value {
     }
 }
 
+/// What a write may give in `benefits` ([`commitment_requests`]'s rules).
+fn benefits_schema(of: SchemaOf) -> Value {
+    let quantities = json!({"type": "array", "minItems": 1, "items": {"type": "object",
+        "required": ["offerType", "quantity"], "additionalProperties": false, "properties": {
+            "offerType": {"type": "string", "enum": ["LICENSE", "CONSUMABLES"]},
+            "quantity": {"type": "integer", "minimum": 1}}}});
+    let request = json!({"type": "object", "required": ["minimumQuantities"], "additionalProperties": false,
+        "properties": {"minimumQuantities": quantities}});
+    let commitment = |kind: &str| {
+        json!({"type": "object", "required": ["type", kind], "additionalProperties": false, "properties": {
+            "type": {"const": THREE_YEAR_COMMIT}, kind: request}})
+    };
+    let entries = match of {
+        SchemaOf::NewCustomer => json!({"oneOf": [commitment("commitmentRequest"), {"type": "object",
+            "required": ["type"], "additionalProperties": false,
+            "properties": {"type": {"const": "LARGE_GOVERNMENT_AGENCY"}}}]}),
+        _ => json!({"oneOf": [commitment("commitmentRequest"), commitment("recommitmentRequest")]}),
+    };
+    let mut schema = json!({"type": "array", "items": entries,
+        "description": "Three-year-commitment requests, recorded on the customer's THREE_YEAR_COMMIT benefit \
+            as {\"status\": \"REQUESTED\", \"minimumQuantities\": [...]}."});
+    if of == SchemaOf::Patch {
+        schema["description"] = json!(
+            "Three-year-commitment requests (not a merge-patch array): each recorded \
+            on the customer's THREE_YEAR_COMMIT benefit. A rule this document cannot express: a \
+            recommitmentRequest only while the commitment's status is COMMITTED (else 400 1117)."
+        );
+    }
+    schema
+}
+
 fn rule_schema(rule: Rule, of: SchemaOf) -> Value {
     if of == SchemaOf::Customer {
         return json!({"type": "string"});
@@ -474,9 +539,10 @@ fn rule_schema(rule: Rule, of: SchemaOf) -> Value {
             json!({"type": "string", "enum": values})
         }
         Rule::Date => json!({"type": "string", "description": "\"\" or a date YYYY-MM-DD"}),
-        Rule::LanguageTag => json!({"type": "string", "description": "\"\" or an IETF language tag such as en-US"}),
+        Rule::LanguageTag => json!({"type": "string", "pattern": "^([A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*)?$",
+            "description": "\"\" or an IETF language tag such as en-US"}),
         Rule::Country => {
-            json!({"type": "string", "pattern": "^[A-Z]{2}$", "description": "an ISO 3166-1 alpha-2 code"})
+            json!({"type": "string", "enum": super::formats::COUNTRIES.as_slice(), "description": "an ISO 3166-1 alpha-2 code"})
         }
         Rule::Email => {
             json!({"type": "string", "format": "email", "maxLength": 250,
@@ -523,7 +589,7 @@ impl Patch {
         check_object(CUSTOMER, &body, "", Mode::Patch, &mut findings);
         let (requests, not_editable) = match body.get("benefits") {
             None | Some(Value::Null) => (Vec::new(), Vec::new()),
-            Some(benefits) => commitment_requests(benefits, &mut findings),
+            Some(benefits) => commitment_requests(benefits, Mode::Patch, &mut findings),
         };
         findings.verdict()?;
         Ok(Patch {
@@ -545,12 +611,13 @@ impl Patch {
         let mut not_editable = self.not_editable.clone();
         let links = json!({"self": {"uri": customer_uri(&current.customer_id), "method": "GET", "headers": []}});
         fixed_unchanged(CUSTOMER, &self.body, &doc, &links, "", &mut not_editable);
+        contact_names_kept(&self.body, &doc, &mut not_editable);
         if !not_editable.is_empty() {
             return Err(BodyProblem::NotEditable(not_editable));
         }
         merge(CUSTOMER, &self.body, &mut doc);
         let mut invalid = Vec::new();
-        self.record_requests(&mut doc, &mut invalid);
+        record_requests(&self.requests, &mut doc, &mut invalid);
         let profile = &self.body.get("companyProfile");
         if profile.is_some_and(|p| p.is_null() || p.get("contacts").is_some())
             && doc["companyProfile"]["contacts"].as_array().is_none_or(Vec::is_empty)
@@ -563,44 +630,54 @@ impl Patch {
         let record = CustomerRecord::from_json(Value::Object(doc)).map_err(|e| BodyProblem::Invalid(vec![e.0]))?;
         Ok((record.doc != current.doc).then_some(record))
     }
+}
 
-    /// Records each commitment request on the THREE_YEAR_COMMIT benefit.
-    fn record_requests(&self, doc: &mut Map<String, Value>, invalid: &mut Vec<String>) {
-        if self.requests.is_empty() {
-            return;
+/// Records each commitment request on the customer's THREE_YEAR_COMMIT
+/// benefit (created if absent; its other fields kept), as SPEC §6 says:
+/// `{"status": "REQUESTED", "minimumQuantities": [...]}`.
+fn record_requests(requests: &[CommitmentRequest], doc: &mut Map<String, Value>, invalid: &mut Vec<String>) {
+    if requests.is_empty() {
+        return;
+    }
+    let benefits = doc.entry("benefits").or_insert_with(|| json!([]));
+    if !benefits.is_array() {
+        *benefits = json!([]);
+    }
+    let benefits = benefits.as_array_mut().expect("an array");
+    let at = match benefits.iter().position(|b| b["type"] == THREE_YEAR_COMMIT) {
+        Some(at) => at,
+        None => {
+            benefits.push(json!({"type": THREE_YEAR_COMMIT}));
+            benefits.len() - 1
         }
-        let benefits = doc.entry("benefits").or_insert_with(|| json!([]));
-        if !benefits.is_array() {
-            *benefits = json!([]);
+    };
+    for request in requests {
+        let benefit = &mut benefits[at];
+        if request.kind == "recommitmentRequest" && benefit["commitment"]["status"] != "COMMITTED" {
+            invalid.push(format!(
+                "{}.recommitmentRequest: allowed only while the commitment's status is COMMITTED",
+                request.path
+            ));
+            continue;
         }
-        let benefits = benefits.as_array_mut().expect("an array");
-        let at = match benefits.iter().position(|b| b["type"] == "THREE_YEAR_COMMIT") {
-            Some(at) => at,
-            None => {
-                benefits.push(json!({"type": "THREE_YEAR_COMMIT"}));
-                benefits.len() - 1
-            }
-        };
-        for request in &self.requests {
-            let benefit = &mut benefits[at];
-            if request.kind == "recommitmentRequest" && benefit["commitment"]["status"] != "COMMITTED" {
-                invalid.push(format!(
-                    "{}.recommitmentRequest: allowed only while the commitment's status is COMMITTED",
-                    request.path
-                ));
-                continue;
-            }
-            benefit.as_object_mut().expect("a benefit is an object").insert(
-                request.kind.into(),
-                json!({"status": "REQUESTED", "minimumQuantities": request.minimum_quantities}),
-            );
-        }
+        benefit.as_object_mut().expect("a benefit is an object").insert(
+            request.kind.into(),
+            json!({"status": "REQUESTED", "minimumQuantities": request.minimum_quantities}),
+        );
     }
 }
 
-/// Reads the commitment requests of a PATCH's `benefits`: anything else in
-/// it is not editable (1119, reported later); bad quantities are 1117.
-fn commitment_requests(benefits: &Value, findings: &mut Findings) -> (Vec<CommitmentRequest>, Vec<String>) {
+/// The benefit type whose commitments a partner may request (SPEC §6).
+const THREE_YEAR_COMMIT: &str = "THREE_YEAR_COMMIT";
+
+/// Reads the `benefits` of a POST or a PATCH (SPEC §6), the one validation
+/// both share: each entry a THREE_YEAR_COMMIT request, a
+/// `commitmentRequest` (or, on a PATCH, a `recommitmentRequest`) of
+/// minimum quantities; on a POST also `{"type": "LARGE_GOVERNMENT_AGENCY"}`.
+/// Bad values are 1117 (in `findings`); any other entry or field is not
+/// editable, returned for the caller to report (a PATCH reports it only
+/// once the customer is known, SPEC §7's order).
+fn commitment_requests(benefits: &Value, mode: Mode, findings: &mut Findings) -> (Vec<CommitmentRequest>, Vec<String>) {
     let mut requests = Vec::new();
     let mut not_editable = Vec::new();
     let Some(entries) = benefits.as_array() else {
@@ -613,19 +690,45 @@ fn commitment_requests(benefits: &Value, findings: &mut Findings) -> (Vec<Commit
             findings.invalid.push(format!("{path}: must be an object"));
             continue;
         };
-        if entry.get("type").and_then(Value::as_str) != Some("THREE_YEAR_COMMIT") {
-            not_editable.push(format!("{path}.type: only THREE_YEAR_COMMIT requests can be made"));
-            continue;
+        let others = |allowed: &[&str]| -> Vec<String> {
+            entry
+                .keys()
+                .filter(|name| !allowed.contains(&name.as_str()))
+                .map(|name| format!("{path}.{name}: is not editable"))
+                .collect()
+        };
+        match entry.get("type").and_then(Value::as_str) {
+            Some(THREE_YEAR_COMMIT) => {}
+            Some("LARGE_GOVERNMENT_AGENCY") if mode == Mode::Create => {
+                not_editable.extend(others(&["type"]));
+                continue;
+            }
+            _ => {
+                let allowed = match mode {
+                    Mode::Create => "only THREE_YEAR_COMMIT requests and LARGE_GOVERNMENT_AGENCY can be given",
+                    Mode::Patch => "only THREE_YEAR_COMMIT requests can be made",
+                };
+                not_editable.push(format!("{path}.type: {allowed}"));
+                continue;
+            }
         }
         let kinds: Vec<&'static str> = ["commitmentRequest", "recommitmentRequest"]
             .into_iter()
             .filter(|kind| entry.contains_key(*kind))
             .collect();
-        for name in entry.keys().filter(|k| *k != "type" && !kinds.contains(&k.as_str())) {
-            not_editable.push(format!("{path}.{name}: is not editable"));
-        }
+        let extra = others(&["type", "commitmentRequest", "recommitmentRequest"]);
+        let named_others = !extra.is_empty();
+        not_editable.extend(extra);
         let kind = match kinds.as_slice() {
+            ["recommitmentRequest", ..] | [_, "recommitmentRequest"] if mode == Mode::Create => {
+                findings.invalid.push(format!(
+                    "{path}.recommitmentRequest: a new customer has no commitment to renew"
+                ));
+                continue;
+            }
             [kind] => *kind,
+            // Fields of its own that may not be given say enough (1119).
+            [] if named_others => continue,
             [] => {
                 findings.invalid.push(format!(
                     "{path}: must hold a commitmentRequest or a recommitmentRequest"
@@ -674,7 +777,7 @@ fn commitment_requests(benefits: &Value, findings: &mut Findings) -> (Vec<Commit
                     .invalid
                     .push(format!("{quantity_path}.offerType: must be LICENSE or CONSUMABLES"));
             }
-            if quantity.get("quantity").and_then(Value::as_u64).is_none_or(|n| n < 1) {
+            if !quantity.get("quantity").is_some_and(is_positive_integer) {
                 findings
                     .invalid
                     .push(format!("{quantity_path}.quantity: must be an integer of 1 or more"));
@@ -687,6 +790,58 @@ fn commitment_requests(benefits: &Value, findings: &mut Findings) -> (Vec<Commit
         });
     }
     (requests, not_editable)
+}
+
+/// Whether `value` is a whole number of 1 or more, however JSON writes it
+/// (`10`, `10.0`, `1e1`, or more digits than 64 bits hold), as JSON
+/// Schema's `integer` says.
+fn is_positive_integer(value: &Value) -> bool {
+    let Value::Number(number) = value else {
+        return false;
+    };
+    let text = number.to_string();
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.bytes().any(|b| b != b'0');
+    }
+    number
+        .as_f64()
+        .is_some_and(|n| n.is_finite() && n >= 1.0 && n.fract() == 0.0)
+}
+
+/// A contact whose email matches one of the customer's keeps its name
+/// (SPEC §6: contact names cannot be changed through the API): each
+/// `firstName` or `lastName` of such a contact the patch gives another
+/// value is named. Emails match without regard to ASCII case.
+fn contact_names_kept(patch: &Map<String, Value>, current: &Map<String, Value>, not_editable: &mut Vec<String>) {
+    let Some(given) = patch
+        .get("companyProfile")
+        .and_then(|profile| profile.get("contacts"))
+        .and_then(Value::as_array)
+    else {
+        return;
+    };
+    let existing = current
+        .get("companyProfile")
+        .and_then(|profile| profile.get("contacts"))
+        .and_then(Value::as_array);
+    let email = |contact: &Value| contact["email"].as_str().map(str::to_ascii_lowercase);
+    for (i, contact) in given.iter().enumerate() {
+        let Some(same) = email(contact).and_then(|wanted| {
+            existing
+                .into_iter()
+                .flatten()
+                .find(|known| email(known).as_deref() == Some(wanted.as_str()))
+        }) else {
+            continue;
+        };
+        for name in ["firstName", "lastName"] {
+            if contact[name] != same[name] {
+                not_editable.push(format!(
+                    "companyProfile.contacts[{i}].{name}: is not editable (a contact's name cannot be changed)"
+                ));
+            }
+        }
+    }
 }
 
 /// Names each fixed or read-only field the patch gives a value other than
@@ -759,6 +914,9 @@ fn merge(fields: &[Field], patch: &Map<String, Value>, target: &mut Map<String, 
                 }
                 merge(children, inner_patch, inner.as_object_mut().expect("an object"));
             }
+            // `contacts: []` leaves the contacts as they are (SPEC §6, as the
+            // family's own three-year-commit samples send it).
+            (List(_), Value::Array(items)) if items.is_empty() && field.need == NonEmpty => {}
             (_, value) => {
                 target.insert(field.name.to_owned(), value.clone());
             }
@@ -978,7 +1136,7 @@ mod tests {
             ]))
         );
         assert_eq!(
-            patch(&current, json!({"companyProfile": {"contacts": []}})),
+            patch(&current, json!({"companyProfile": {"contacts": null}})),
             Err(BodyProblem::Invalid(vec![
                 "companyProfile.contacts: at least one contact must remain".into()
             ]))
@@ -1004,10 +1162,11 @@ mod tests {
 
     #[test]
     fn commitment_requests_are_recorded_on_the_benefit() {
-        let mut value = valid();
-        value["benefits"] =
+        // A commitment comes by import (its life happens outside Roster).
+        let mut imported = serde_json::from_str::<Value>(&stored(valid()).doc).unwrap();
+        imported["benefits"] =
             json!([{"type": "THREE_YEAR_COMMIT", "commitment": {"status": "COMMITTED", "endDate": "2027-01-01"}}]);
-        let current = stored(value);
+        let current = CustomerRecord::from_json(imported).unwrap();
         let request = json!({"benefits": [{"type": "THREE_YEAR_COMMIT", "recommitmentRequest":
             {"minimumQuantities": [{"offerType": "LICENSE", "quantity": 30}]}}]});
         let after = patch(&current, request.clone()).unwrap().unwrap();
@@ -1042,9 +1201,24 @@ mod tests {
                 &fresh,
                 json!({"benefits": [{"type": "OTHER"}, {"type": "THREE_YEAR_COMMIT", "commitment": {}}]})
             ),
+            Err(BodyProblem::NotEditable(vec![
+                "benefits[0].type: only THREE_YEAR_COMMIT requests can be made".into(),
+                "benefits[1].commitment: is not editable".into()
+            ])),
+            "a field other than the requests is 1119, whatever else the entry lacks"
+        );
+        assert_eq!(
+            patch(&fresh, json!({"benefits": [{"type": "THREE_YEAR_COMMIT"}]})),
             Err(BodyProblem::Invalid(vec![
-                "benefits[1]: must hold a commitmentRequest or a recommitmentRequest".into()
+                "benefits[0]: must hold a commitmentRequest or a recommitmentRequest".into()
             ]))
+        );
+        assert_eq!(
+            patch(&fresh, json!({"benefits": [{"type": "LARGE_GOVERNMENT_AGENCY"}]})),
+            Err(BodyProblem::NotEditable(vec![
+                "benefits[0].type: only THREE_YEAR_COMMIT requests can be made".into()
+            ])),
+            "a PATCH makes requests; it does not add benefits"
         );
         assert_eq!(
             patch(&fresh, json!({"benefits": [{"type": "OTHER"}]})),
@@ -1061,6 +1235,104 @@ mod tests {
                 "benefits[0].commitmentRequest.minimumQuantities[0].offerType: must be LICENSE or CONSUMABLES".into(),
                 "benefits[0].commitmentRequest.minimumQuantities[0].quantity: must be an integer of 1 or more".into(),
             ]))
+        );
+    }
+
+    /// SPEC §6: a POST's benefits are validated as a PATCH's requests and
+    /// recorded the same way; LARGE_GOVERNMENT_AGENCY is kept as given.
+    #[test]
+    fn a_post_records_its_three_year_commitment_request() {
+        let mut body = valid();
+        body["benefits"] = json!([
+            {"type": "LARGE_GOVERNMENT_AGENCY"},
+            {"type": "THREE_YEAR_COMMIT", "commitmentRequest": {"minimumQuantities":
+                [{"offerType": "LICENSE", "quantity": 10}, {"offerType": "CONSUMABLES", "quantity": 1000}]}}
+        ]);
+        let record = post(body).unwrap().record("1234567890", 1_764_000_000);
+        let doc: Value = serde_json::from_str(&record.doc).unwrap();
+        assert_eq!(
+            doc["benefits"],
+            json!([
+                {"type": "LARGE_GOVERNMENT_AGENCY"},
+                {"type": "THREE_YEAR_COMMIT", "commitmentRequest": {"status": "REQUESTED", "minimumQuantities":
+                    [{"offerType": "LICENSE", "quantity": 10}, {"offerType": "CONSUMABLES", "quantity": 1000}]}}
+            ])
+        );
+        let refused = |benefits: Value| {
+            let mut body = valid();
+            body["benefits"] = benefits;
+            post(body).unwrap_err()
+        };
+        assert_eq!(
+            refused(json!([{"type": "THREE_YEAR_COMMIT", "commitmentRequest":
+                {"minimumQuantities": [{"offerType": "BOGUS", "quantity": 0}]}}])),
+            BodyProblem::Invalid(vec![
+                "benefits[0].commitmentRequest.minimumQuantities[0].offerType: must be LICENSE or CONSUMABLES".into(),
+                "benefits[0].commitmentRequest.minimumQuantities[0].quantity: must be an integer of 1 or more".into(),
+            ])
+        );
+        assert_eq!(
+            refused(json!([{"type": "ANYTHING"}, {"type": "LARGE_GOVERNMENT_AGENCY", "since": "2020"}])),
+            BodyProblem::NotEditable(vec![
+                "benefits[0].type: only THREE_YEAR_COMMIT requests and LARGE_GOVERNMENT_AGENCY can be given".into(),
+                "benefits[1].since: is not editable".into(),
+            ])
+        );
+        assert_eq!(
+            refused(json!([{"type": "THREE_YEAR_COMMIT", "commitment": {"status": "COMMITTED"}}])),
+            BodyProblem::NotEditable(vec!["benefits[0].commitment: is not editable".into()]),
+            "a new customer cannot claim a commitment"
+        );
+        assert_eq!(
+            refused(json!([{"type": "THREE_YEAR_COMMIT", "recommitmentRequest":
+                {"minimumQuantities": [{"offerType": "LICENSE", "quantity": 5}]}}])),
+            BodyProblem::Invalid(vec![
+                "benefits[0].recommitmentRequest: a new customer has no commitment to renew".into()
+            ])
+        );
+        assert_eq!(
+            refused(json!({"type": "THREE_YEAR_COMMIT"})),
+            BodyProblem::Invalid(vec!["benefits: must be an array".into()])
+        );
+    }
+
+    #[test]
+    fn a_quantity_is_a_whole_number_of_one_or_more_however_written() {
+        let number = |text: &str| serde_json::from_str::<Value>(text).unwrap();
+        for yes in ["1", "10", "10.0", "1e1", "123456789012345678901234567890"] {
+            assert!(is_positive_integer(&number(yes)), "{yes}");
+        }
+        for no in ["0", "0.0", "-1", "1.5", "\"1\"", "null", "1e-1"] {
+            assert!(!is_positive_integer(&number(no)), "{no}");
+        }
+    }
+
+    /// SPEC §6: `contacts: []` keeps the contacts; a contact whose email
+    /// is known keeps its name.
+    #[test]
+    fn contacts_keep_their_names_and_an_empty_list_keeps_them() {
+        let current = stored(valid());
+        assert_eq!(patch(&current, json!({"companyProfile": {"contacts": []}})), Ok(None));
+        let renamed = json!({"companyProfile": {"contacts": [
+            {"firstName": "Ada", "lastName": "Byron", "email": "ADA@acme.example"}]}});
+        assert_eq!(
+            patch(&current, renamed),
+            Err(BodyProblem::NotEditable(vec![
+                "companyProfile.contacts[0].lastName: is not editable (a contact's name cannot be changed)".into()
+            ]))
+        );
+        let after = patch(
+            &current,
+            json!({"companyProfile": {"contacts": [
+                {"firstName": "Ada", "lastName": "Lovelace", "email": "ada@acme.example", "phoneNumber": "+44 1"},
+                {"firstName": "Charles", "lastName": "Babbage", "email": "charles@acme.example"}]}}),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            after["companyProfile"]["contacts"],
+            json!([{"firstName": "Ada", "lastName": "Lovelace", "email": "ada@acme.example", "phoneNumber": "+44 1"},
+                   {"firstName": "Charles", "lastName": "Babbage", "email": "charles@acme.example"}])
         );
     }
 }

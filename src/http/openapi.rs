@@ -59,7 +59,7 @@ fn build() -> Value {
         for (status, response) in operation.success {
             responses.insert(status.to_owned(), response);
         }
-        for (status, response) in error_responses(&operation.errors) {
+        for (status, response) in error_responses(&[&operation.errors[..], ANY_REQUEST].concat()) {
             responses.insert(status, response);
         }
         responses.insert(
@@ -93,8 +93,9 @@ fn build() -> Value {
                 customers (filtered, sorted, counted exactly), read, create and update one customer, \
                 idempotently, in two response versions. Every error has the body \
                 `{\"code\", \"message\", \"additionalDetails\"}`; the token endpoints answer OAuth's own. \
-                An `Accept` header, if sent, must admit application/json; bodies are JSON \
-                (`application/merge-patch+json` for updates).",
+                An `Accept` header, if sent, must admit application/json; a body's `Content-Type` is \
+                application/json (or `application/merge-patch+json` for updates; a token request's \
+                is a form).",
         },
         "paths": paths,
         "components": {
@@ -175,7 +176,9 @@ fn common_headers() -> Vec<Value> {
 fn correlation_header() -> Value {
     header(
         "X-Correlation-Id",
-        "Makes a write idempotent: the same id and request again get the same answer, written once.",
+        "Makes a write idempotent: the same id and request again get the same answer, written once. \
+         A rule this document cannot express: the same id with another method, path or body is \
+         400 4119 (`X-Correlation-Id: already used for a different request`).",
         json!({"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[!-~]+$"}),
     )
 }
@@ -204,8 +207,15 @@ pub fn list_parameter(name: &str) -> Option<(Value, &'static str)> {
             "Company name, case-insensitive; `*` any run of characters, `\\*` and `\\\\` escapes. \
              `company-name` is another name for it (give one or the other).",
         ),
-        "company-name" => (json!({"type": "string", "minLength": 1}), "Another name for `name`."),
-        "from-created-date" => (date.clone(), "Created at or after (inclusive)."),
+        "company-name" => (
+            json!({"type": "string", "minLength": 1}),
+            "Another name for `name` (the family's later name for it); giving both is 400 1132.",
+        ),
+        "from-created-date" => (
+            date.clone(),
+            "Created at or after (inclusive). A rule this document cannot express: a \
+             `from-created-date` after `to-created-date` is 400 1132.",
+        ),
         "to-created-date" => (date, "Created at or before (inclusive)."),
         "offset" => (
             json!({"type": "integer", "minimum": 0, "default": 0}),
@@ -216,12 +226,14 @@ pub fn list_parameter(name: &str) -> Option<(Value, &'static str)> {
             "Customers per page.",
         ),
         "sort-by" => (
-            json!({"type": "string", "enum": ["creationDate", "companyName"], "default": "creationDate"}),
-            "Sort key; ties go to customerId ascending.",
+            json!({"type": "string", "enum": ["creationDate", "companyName", "companyProfile.companyName"],
+                "default": "creationDate"}),
+            "Sort key; ties go to customerId ascending. `companyProfile.companyName` is the family's first \
+             published spelling of `companyName`.",
         ),
         "order-by" => (
-            json!({"type": "string", "enum": ["asc", "desc"], "default": "desc"}),
-            "Sort direction.",
+            json!({"type": "string", "pattern": "^(?i:asc|desc)$", "default": "desc"}),
+            "Sort direction, `asc` or `desc` in any letter case.",
         ),
         _ => return None,
     })
@@ -229,9 +241,7 @@ pub fn list_parameter(name: &str) -> Option<(Value, &'static str)> {
 
 fn list_parameters() -> Vec<Value> {
     let mut parameters = vec![path_parameter("reseller_id", "The reseller whose customers to list.")];
-    // `company-name` is described under `name`: the two may not be given
-    // together, which a list of independent parameters cannot say.
-    for name in PARAMETERS.into_iter().filter(|name| *name != "company-name") {
+    for name in PARAMETERS {
         let (schema, description) = list_parameter(name).expect("every parameter of SPEC §2 is described");
         let mut parameter = json!({"name": name, "in": "query", "required": false,
             "description": description, "schema": schema});
@@ -241,8 +251,18 @@ fn list_parameters() -> Vec<Value> {
         }
         parameters.push(parameter);
     }
+    parameters.push(correlation_echo());
     parameters.extend(common_headers());
     parameters
+}
+
+/// `X-Correlation-Id` where it only comes back (SPEC §2).
+fn correlation_echo() -> Value {
+    header(
+        "X-Correlation-Id",
+        "Your id for a flow of requests, echoed back unchanged.",
+        json!({"type": "string"}),
+    )
 }
 
 fn schema_is_array(schema: &Value) -> bool {
@@ -266,15 +286,22 @@ fn etag_header() -> Value {
     json!({"description": "The customer's version, for If-Match and If-None-Match.", "schema": {"type": "string"}})
 }
 
+/// What any request may be answered, whatever it asks: limits checked
+/// before routing, the 503 of a server still loading, and a request out of
+/// time (or a fault) as 500.
+const ANY_REQUEST: &[Code] = &[
+    Code::Internal,
+    Code::UriTooLong,
+    Code::HeadersTooLarge,
+    Code::Unavailable,
+];
+
 /// What every partner API operation may answer, before its own checks.
 const API_AUTH: &[Code] = &[
     Code::TokenInvalid,
     Code::TokenMissing,
     Code::ApiKeyInvalid,
     Code::TooManyRequests,
-    Code::Internal,
-    Code::UriTooLong,
-    Code::HeadersTooLarge,
 ];
 
 fn operations() -> Vec<Operation> {
@@ -328,9 +355,18 @@ fn operations() -> Vec<Operation> {
         ResellerForbidden,
         UnknownReseller,
     ];
-    let read_errors = [InvalidFields, DuplicateRequestId, CorrelationInvalid, UnknownCustomer];
-    let create_errors = [
+    let read_errors = [
         InvalidFields,
+        InvalidParameters,
+        DuplicateRequestId,
+        CorrelationInvalid,
+        UnknownCustomer,
+    ];
+    let create_errors = [
+        UnknownReseller,
+        NotEditable,
+        InvalidFields,
+        InvalidParameters,
         UnexpectedFields,
         MissingFields,
         AlreadyExists,
@@ -342,6 +378,7 @@ fn operations() -> Vec<Operation> {
     ];
     let update_errors = [
         InvalidFields,
+        InvalidParameters,
         NotEditable,
         UnexpectedFields,
         UpdateBlocked,
@@ -457,7 +494,7 @@ fn operations() -> Vec<Operation> {
             id: "issueToken",
             summary: "Get an access token",
             description: "OAuth 2.0 client credentials (RFC 6749 §4.4): the client id and secret in the form \
-                body, or as HTTP Basic.",
+                body, or as HTTP Basic; at most 32 parameters.",
             parameters: vec![],
             body: Some(json_body(token_form.clone(), &["application/x-www-form-urlencoded"])),
             success: token_responses("seconds"),
@@ -470,15 +507,20 @@ fn operations() -> Vec<Operation> {
             id: "issueTokenV2",
             summary: "Get an access token (identity service v2)",
             description: "As `/ims/token/v3`, with the parameters in the query string (or, instead, in a \
-                form body; a parameter given in both is `invalid_request`).",
+                form body). A rule this document cannot express: a parameter given in both places is \
+                `invalid_request` (`a parameter is given in both the query string and the form body`); \
+                and at most 32 parameters in all.",
             parameters: ["grant_type", "client_id", "client_secret"]
                 .iter()
                 .map(|name| {
-                    json!({"name": name, "in": "query", "required": *name == "grant_type",
+                    json!({"name": name, "in": "query", "required": false,
                     "schema": token_form["properties"][name]})
                 })
                 .collect(),
-            body: None,
+            body: Some(
+                json!({"required": false, "content": {"application/x-www-form-urlencoded":
+                {"schema": token_form.clone()}}}),
+            ),
             success: token_responses("milliseconds"),
             errors: vec![],
             security: basic_or_form,
@@ -496,7 +538,7 @@ fn operations() -> Vec<Operation> {
                 json!({"description": "Serving.",
                 "content": {"application/json": {"schema": reference("Status")}}}),
             )],
-            errors: vec![Unavailable],
+            errors: vec![],
             security: open.clone(),
         },
         Operation {
@@ -513,7 +555,7 @@ fn operations() -> Vec<Operation> {
                 json!({"description": "Ready.",
                 "content": {"application/json": {"schema": reference("Status")}}}),
             )],
-            errors: vec![Unavailable],
+            errors: vec![],
             security: open.clone(),
         },
         Operation {
@@ -643,6 +685,42 @@ mod tests {
         insta::assert_snapshot!("openapi", serde_json::to_string_pretty(document()).unwrap());
     }
 
+    fn operation(path: &str, method: &str) -> &'static Value {
+        &document()["paths"][path][method]
+    }
+
+    /// What integrations found missing (issue #28), each said once here.
+    #[test]
+    fn the_document_says_what_integrations_send_and_get() {
+        let list = operation(reseller_customers::ROUTE, "get");
+        let named = |operation: &Value, name: &str| {
+            operation["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["name"] == name)
+        };
+        assert!(named(list, "company-name") && named(list, "X-Correlation-Id"));
+        let form = &operation(token::ROUTE_V2, "post")["requestBody"]["content"]["application/x-www-form-urlencoded"];
+        assert_eq!(
+            form["schema"]["properties"]["grant_type"]["enum"],
+            json!(["client_credentials"])
+        );
+        let create = operation(customer::CUSTOMERS_ROUTE, "post");
+        assert!(
+            create["responses"]["404"]["description"]
+                .as_str()
+                .unwrap()
+                .contains("`1115`")
+        );
+        let country = &document()["components"]["schemas"]["NewCustomer"]["properties"]["companyProfile"]["properties"]
+            ["address"]["properties"]["country"];
+        let codes = country["enum"].as_array().unwrap();
+        assert_eq!(codes.len(), 249);
+        assert!(codes.contains(&json!("GB")) && !codes.contains(&json!("AA")));
+        assert_eq!(list_parameter("order-by").unwrap().0["pattern"], "^(?i:asc|desc)$");
+    }
+
     #[test]
     fn every_list_parameter_is_described_and_its_examples_parse() {
         for name in PARAMETERS {
@@ -650,7 +728,11 @@ mod tests {
             let example = match schema["type"].as_str() {
                 Some("integer") => schema["minimum"].to_string(),
                 Some("array") => schema["items"]["enum"][0].as_str().unwrap_or("C1").to_owned(),
-                _ => schema["enum"][0].as_str().unwrap_or("2025-01-01").to_owned(),
+                _ => schema["enum"][0]
+                    .as_str()
+                    .or(schema["default"].as_str())
+                    .unwrap_or("2025-01-01")
+                    .to_owned(),
             };
             assert!(
                 ListQuery::parse(&format!("{name}={example}")).is_ok(),

@@ -4,6 +4,7 @@
 //! milliseconds. Errors follow RFC 6749 §5.2 (`{"error": …}`), as OAuth
 //! clients expect.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -170,19 +171,8 @@ async fn grant(
     }
     let body = std::str::from_utf8(&body).map_err(|_| OAuthError::InvalidRequest("the body must be UTF-8"))?;
 
-    let mut params: Vec<(String, String)> = Vec::new();
-    for (key, value) in form::pairs(query.unwrap_or_default())
-        .into_iter()
-        .chain(form::pairs(body))
-    {
-        let value = value.map_err(|_| OAuthError::InvalidRequest("parameters must be UTF-8"))?;
-        if params.iter().any(|(k, _)| *k == key) {
-            // RFC 6749 §3.2: parameters must not be repeated.
-            return Err(OAuthError::InvalidRequest("a parameter is repeated").into());
-        }
-        params.push((key, value));
-    }
-    let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let params = parameters(query, body)?;
+    let param = |name: &str| params.get(name).map(|(value, _)| value.as_str());
 
     match param("grant_type") {
         None => return Err(OAuthError::InvalidRequest("grant_type is required").into()),
@@ -225,6 +215,36 @@ async fn grant(
     let client = client.ok_or(invalid)?;
 
     Ok(token_for(app.auth.signer(), &client, DEFAULT_TTL_SECS))
+}
+
+/// Most parameters a token request may carry in all: the grant needs three,
+/// and an OAuth client sends a few more (`scope`, say); checking many more
+/// would cost CPU before any login limit applies (docs/OPERATIONS.md,
+/// "Limits").
+const MAX_PARAMETERS: usize = 32;
+
+/// The parameters of the query string (v2 only) and the form body, by name.
+/// None may be repeated (RFC 6749 §3.2), nor given in both places.
+fn parameters(query: Option<&str>, body: &str) -> Result<HashMap<String, (String, bool)>, OAuthError> {
+    let (query, body) = (form::pairs(query.unwrap_or_default()), form::pairs(body));
+    if query.len() + body.len() > MAX_PARAMETERS {
+        return Err(OAuthError::InvalidRequest("too many parameters"));
+    }
+    // Each name maps to its value and whether it came in the query string.
+    let mut params: HashMap<String, (String, bool)> = HashMap::with_capacity(query.len() + body.len());
+    let query = query.into_iter().map(|pair| (true, pair));
+    for (in_query, (key, value)) in query.chain(body.into_iter().map(|pair| (false, pair))) {
+        let value = value.map_err(|_| OAuthError::InvalidRequest("parameters must be UTF-8"))?;
+        if let Some((_, first_in_query)) = params.get(&key) {
+            return Err(OAuthError::InvalidRequest(if *first_in_query != in_query {
+                "a parameter is given in both the query string and the form body"
+            } else {
+                "a parameter is repeated"
+            }));
+        }
+        params.insert(key, (value, in_query));
+    }
+    Ok(params)
 }
 
 /// `client_secret_basic` or `client_secret_post`, never both (RFC 6749 §2.3.1).

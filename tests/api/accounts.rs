@@ -560,7 +560,7 @@ async fn patch_refuses_what_may_not_change() {
         (400, invalid(&["tags: must be an array of strings"]))
     );
     assert_eq!(
-        patch(&server, &partner, "C1", &json!({"companyProfile": {"contacts": []}}))
+        patch(&server, &partner, "C1", &json!({"companyProfile": {"contacts": null}}))
             .await
             .error(),
         (
@@ -631,6 +631,154 @@ async fn a_three_year_commitment_request_is_recorded() {
                 &["benefits[0].type: only THREE_YEAR_COMMIT requests can be made"]
             )
         )
+    );
+}
+
+/// SPEC §6 (POST `benefits`): a three-year commitment requested at creation
+/// is recorded as a PATCH records it, the one other benefit a new customer
+/// may have is kept, and anything else is refused by the same rules.
+#[tokio::test]
+async fn a_post_records_a_three_year_commitment_request_and_refuses_other_benefits() {
+    let (server, partner) = server().await;
+    let mut body = new_customer(R1, "Committed Ltd", "ada@committed.example");
+    body["benefits"] = json!([
+        {"type": "THREE_YEAR_COMMIT", "commitmentRequest": {"minimumQuantities":
+            [{"offerType": "LICENSE", "quantity": 10}]}},
+        {"type": "LARGE_GOVERNMENT_AGENCY"}
+    ]);
+    let created = post(&server, &partner, &body).await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let expected = json!([
+        {"type": "THREE_YEAR_COMMIT", "commitmentRequest": {"status": "REQUESTED", "minimumQuantities":
+            [{"offerType": "LICENSE", "quantity": 10}]}},
+        {"type": "LARGE_GOVERNMENT_AGENCY"}
+    ]);
+    assert_eq!(created.json()["benefits"], expected);
+    let id = created.json()["customerId"].as_str().unwrap().to_owned();
+    let read = server.get_as(&partner, &format!("/v3/customers/{id}")).await;
+    assert_eq!(read.json(), created.json(), "stored as answered");
+
+    let refused = |benefits: Value, name: &str| {
+        let mut body = new_customer(R1, name, "x@refused.example");
+        body["benefits"] = benefits;
+        body
+    };
+    let bogus = refused(
+        json!([{"type": "THREE_YEAR_COMMIT", "commitmentRequest":
+            {"minimumQuantities": [{"offerType": "BOGUS", "quantity": 0}]}}]),
+        "Bogus Ltd",
+    );
+    assert_eq!(
+        post(&server, &partner, &bogus).await.error(),
+        (
+            400,
+            invalid(&[
+                "benefits[0].commitmentRequest.minimumQuantities[0].offerType: must be LICENSE or CONSUMABLES",
+                "benefits[0].commitmentRequest.minimumQuantities[0].quantity: must be an integer of 1 or more",
+            ])
+        )
+    );
+    let anything = refused(json!([{"type": "ANYTHING"}]), "Anything Ltd");
+    assert_eq!(
+        post(&server, &partner, &anything).await.error(),
+        (
+            400,
+            error_body(
+                "1119",
+                "Some fields are not editable",
+                &["benefits[0].type: only THREE_YEAR_COMMIT requests and LARGE_GOVERNMENT_AGENCY can be given"]
+            )
+        )
+    );
+    let claimed = refused(
+        json!([{"type": "THREE_YEAR_COMMIT", "commitment": {"status": "COMMITTED"}}]),
+        "Claimed Ltd",
+    );
+    assert_eq!(
+        post(&server, &partner, &claimed).await.error(),
+        (
+            400,
+            error_body(
+                "1119",
+                "Some fields are not editable",
+                &["benefits[0].commitment: is not editable"]
+            )
+        )
+    );
+    let renewal = refused(
+        json!([{"type": "THREE_YEAR_COMMIT", "recommitmentRequest":
+            {"minimumQuantities": [{"offerType": "LICENSE", "quantity": 5}]}}]),
+        "Renewal Ltd",
+    );
+    assert_eq!(
+        post(&server, &partner, &renewal).await.error(),
+        (
+            400,
+            invalid(&["benefits[0].recommitmentRequest: a new customer has no commitment to renew"])
+        )
+    );
+    assert_eq!(
+        named(&server, &partner, "*Ltd").await,
+        1,
+        "only the valid one was created"
+    );
+}
+
+/// SPEC §6 (PATCH): a benefit entry's other fields are 1119; `contacts: []`
+/// changes nothing (Adobe's own three-year-commit samples send it); a known
+/// contact keeps its name.
+#[tokio::test]
+async fn a_patch_keeps_contacts_and_their_names_and_refuses_benefit_fields() {
+    let (server, partner) = server().await;
+    let before = server.get_as(&partner, "/v3/customers/C1").await;
+    let commitment = patch(
+        &server,
+        &partner,
+        "C1",
+        &json!({"benefits": [{"type": "THREE_YEAR_COMMIT", "commitment": {"status": "COMMITTED"}}]}),
+    )
+    .await;
+    assert_eq!(
+        commitment.error(),
+        (
+            400,
+            error_body(
+                "1119",
+                "Some fields are not editable",
+                &["benefits[0].commitment: is not editable"]
+            )
+        )
+    );
+    let sample = json!({"companyProfile": {"contacts": []}, "benefits": [{"type": "THREE_YEAR_COMMIT",
+        "commitmentRequest": {"minimumQuantities": [{"offerType": "LICENSE", "quantity": 10}]}}]});
+    let requested = patch(&server, &partner, "C1", &sample).await;
+    assert_eq!(requested.status, 200, "{}", requested.text());
+    assert_eq!(
+        requested.json()["companyProfile"]["contacts"],
+        before.json()["companyProfile"]["contacts"]
+    );
+    let unchanged = patch(&server, &partner, "C1", &json!({"companyProfile": {"contacts": []}})).await;
+    assert_eq!((unchanged.status, unchanged.json()), (200, requested.json()));
+    assert_eq!(unchanged.header("etag"), requested.header("etag"));
+    let renamed = json!({"companyProfile": {"contacts": [
+        {"firstName": "Kay", "lastName": "C", "email": "K@known.example"}]}});
+    assert_eq!(
+        patch(&server, &partner, "C1", &renamed).await.error(),
+        (
+            400,
+            error_body(
+                "1119",
+                "Some fields are not editable",
+                &["companyProfile.contacts[0].firstName: is not editable (a contact's name cannot be changed)"]
+            )
+        )
+    );
+    let phone = json!({"companyProfile": {"contacts": [
+        {"firstName": "K", "lastName": "C", "email": "k@known.example", "phoneNumber": "+49 30 1"}]}});
+    let changed = patch(&server, &partner, "C1", &phone).await;
+    assert_eq!(
+        changed.json()["companyProfile"]["contacts"],
+        json!([{"firstName": "K", "lastName": "C", "email": "k@known.example", "phoneNumber": "+49 30 1"}])
     );
 }
 

@@ -695,8 +695,9 @@ fn the_demo_serves_what_its_curl_lines_promise() {
             break;
         }
     }
-    // Two list pages, one read, one update, one create.
-    assert_eq!(commands.len(), 5, "{commands:?}");
+    // A list page in each version, one more page, one read, one update,
+    // one create.
+    assert_eq!(commands.len(), 6, "{commands:?}");
     let mut statuses = Vec::new();
     for command in &commands {
         let quoted: Vec<&str> = command.split('\'').skip(1).step_by(2).collect();
@@ -726,6 +727,12 @@ fn the_demo_serves_what_its_curl_lines_promise() {
         match method {
             "GET" if path.contains("/resellers/") => {
                 assert!(answer["totalCount"].as_u64().unwrap() > 0, "{url}: {answer}");
+                let items = if headers.contains(&"X-Api-Version: 2025-11") {
+                    "accounts"
+                } else {
+                    "customers"
+                };
+                assert!(answer[items].is_array(), "{url} {headers:?}: {answer}");
             }
             "GET" => assert!(answer["customerId"].is_string(), "{url}: {answer}"),
             "PATCH" => assert_eq!(answer["tags"], json!(["renewal-q3"]), "{url}"),
@@ -733,7 +740,7 @@ fn the_demo_serves_what_its_curl_lines_promise() {
         }
         statuses.push(status);
     }
-    assert_eq!(statuses, [200, 200, 200, 200, 201]);
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 201]);
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

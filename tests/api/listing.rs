@@ -238,6 +238,46 @@ async fn sorting_is_total_with_the_customer_id_tiebreak_both_ways() {
     }
 }
 
+/// SPEC §2: the spellings the family's own documentation uses answer
+/// exactly as the canonical ones.
+#[tokio::test]
+async fn the_familys_spellings_of_sort_and_order_are_the_same_query() {
+    let (server, partner) = server().await;
+    let canonical = page(&server, &partner, "?sort-by=companyName&order-by=asc").await;
+    assert_eq!(ids(&canonical), ["C7", "C1", "C3", "C2", "C6"]);
+    for spelling in [
+        "?sort-by=companyProfile.companyName&order-by=asc",
+        "?sort-by=companyName&order-by=ASC",
+        "?sort-by=companyProfile.companyName&order-by=Asc",
+    ] {
+        assert_eq!(page(&server, &partner, spelling).await, canonical, "{spelling}");
+    }
+    assert_eq!(
+        page(&server, &partner, "?order-by=DESC").await,
+        page(&server, &partner, "").await
+    );
+    let wrong = server
+        .get_as(
+            &partner,
+            &format!("/v3/resellers/{R1}/customers?order-by=ASCENDING&sort-by=name"),
+        )
+        .await;
+    assert_eq!(
+        wrong.error(),
+        (
+            400,
+            crate::support::error_body(
+                "1132",
+                "Invalid value for search parameter",
+                &[
+                    "order-by: must be asc or desc",
+                    "sort-by: must be creationDate or companyName"
+                ]
+            )
+        )
+    );
+}
+
 #[tokio::test]
 async fn offset_and_limit_page_without_skipping_or_repeating() {
     let customers: Vec<Value> = (0..23)

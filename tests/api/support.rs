@@ -393,13 +393,18 @@ impl RequestBuilder<'_> {
         self.header("Content-Type", "application/x-www-form-urlencoded")
     }
 
+    /// Sends the request; every answer is also checked against the
+    /// server's own OpenAPI document (see `documented`).
     pub async fn send(self) -> Response {
         let request = self.request.body(Full::new(self.body)).expect("a valid request");
+        let (method, path) = (request.method().clone(), request.uri().path().to_owned());
         let response = self.server.client.request(request).await.expect("the server answers");
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = response.into_body().collect().await.expect("a whole body").to_bytes();
-        Response { status, headers, body }
+        let response = Response { status, headers, body };
+        documented(&method, &path, &response);
+        response
     }
 }
 
@@ -479,4 +484,57 @@ pub fn ids(page: &Value) -> Vec<String> {
         .iter()
         .map(|c| c["customerId"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// Fails the test if `/openapi.json` does not document what the server
+/// just answered: for the operation the path and method name, the status
+/// must be one of its responses, and an error's code (SPEC §3's `code`, or
+/// OAuth's `error`) must be named in that response's description. Every
+/// answer of the suite passes through here, so a status or code a handler
+/// can give but the document leaves out fails whichever test provokes it.
+/// Paths no operation serves (the project's own 404 and 405) are skipped.
+fn documented(method: &Method, path: &str, response: &Response) {
+    let document = roster::http::openapi::document();
+    let Some(operation) = document["paths"].as_object().and_then(|paths| {
+        paths
+            .iter()
+            .find(|(template, _)| template_matches(template, path))
+            .and_then(|(_, item)| item.get(method.as_str().to_ascii_lowercase()))
+    }) else {
+        return;
+    };
+    let id = operation["operationId"].as_str().unwrap_or("?");
+    let status = response.status.to_string();
+    let Some(documented) = operation["responses"].get(&status) else {
+        panic!(
+            "{id} answered {status}, which /openapi.json does not list: {:?}",
+            response.body
+        );
+    };
+    let body: Option<Value> = serde_json::from_slice(&response.body).ok();
+    let code = body
+        .as_ref()
+        .and_then(|body| body.get("code").or(body.get("error")))
+        .and_then(Value::as_str);
+    if let Some(code) = code {
+        let description = documented["description"].as_str().unwrap_or_default();
+        assert!(
+            description.contains(&format!("`{code}`")),
+            "{id} answered {status} {code}, which /openapi.json does not name for {status}: {description}"
+        );
+    }
+}
+
+/// Whether a concrete path fits an OpenAPI path template (`{name}` stands
+/// for one non-empty segment).
+fn template_matches(template: &str, path: &str) -> bool {
+    let (template, path): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), path.split('/').collect());
+    template.len() == path.len()
+        && template.iter().zip(&path).all(|(t, p)| {
+            if t.starts_with('{') && t.ends_with('}') {
+                !p.is_empty()
+            } else {
+                t == p
+            }
+        })
 }
