@@ -216,6 +216,9 @@ impl Rule {
 
     pub(super) fn check(self, value: &str) -> Result<(), String> {
         match self {
+            // PostgreSQL's text cannot hold it, and no partner means it: it
+            // is refused on both backends (docs/DECISIONS.md, "Hostile input").
+            _ if value.contains('\0') => Err("must not contain the character U+0000".into()),
             Rule::Country if super::formats::is_country(value) => Ok(()),
             Rule::Country => Err("must be an ISO 3166-1 alpha-2 country code".into()),
             Rule::Email if value.chars().count() <= 250 && super::formats::is_email(value) => Ok(()),

@@ -23,6 +23,9 @@ impl ResellerScope {
             if id.is_empty() || id.chars().count() > 40 {
                 return Err(format!("reseller id {id:?} must be 1 to 40 characters"));
             }
+            if id.contains('\0') {
+                return Err(format!("reseller id {id:?} must not contain the character U+0000"));
+            }
             ids.insert(id.to_owned());
         }
         Ok(ResellerScope::Only(ids))

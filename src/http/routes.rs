@@ -154,14 +154,17 @@ pub fn resolve(path: &str) -> Option<(Route, String)> {
     Route::of(path).map(|(route, parameter)| (route, decoded(parameter)))
 }
 
-/// A path parameter, percent-decoded; one that does not decode to UTF-8
+/// A path parameter, percent-decoded; one that does not decode to UTF-8,
+/// or holds U+0000 (which no id does: docs/DECISIONS.md, "Hostile input"),
 /// names no customer or reseller, and goes through the checks as an
 /// unknown one.
 fn decoded(parameter: Option<&str>) -> String {
     match parameter {
         Some(parameter) if parameter.contains('%') => percent_decode_str(parameter)
             .decode_utf8()
-            .map_or_else(|_| "\u{FFFD}".to_owned(), |decoded| decoded.into_owned()),
+            .ok()
+            .filter(|decoded| !decoded.contains('\0'))
+            .map_or_else(|| "\u{FFFD}".to_owned(), |decoded| decoded.into_owned()),
         Some(parameter) => parameter.to_owned(),
         None => String::new(),
     }

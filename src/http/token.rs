@@ -200,7 +200,12 @@ async fn grant(
         });
         OAuthError::Refused(refusal)
     })?;
-    let client = app.store.client(client_id).await.map_err(Failure::Internal)?;
+    // No client id holds U+0000 (docs/DECISIONS.md, "Hostile input"), and
+    // PostgreSQL cannot be asked for one: such a login checks the decoy.
+    let client = match client_id.contains('\0') {
+        true => None,
+        false => app.store.client(client_id).await.map_err(Failure::Internal)?,
+    };
     let hash = client
         .as_ref()
         .map_or_else(|| decoy_hash().to_owned(), |c| c.secret_hash.clone());

@@ -7,7 +7,9 @@ use std::time::Duration;
 use http::Method;
 use serde_json::{Value, json};
 
-use crate::support::{Partner, Response, TestDatabase, TestServer, customer, error_body, served, test_config};
+use crate::support::{
+    Partner, Response, TestDatabase, TestServer, credentials, customer, error_body, served, test_config,
+};
 
 const R1: &str = "1000361686";
 
@@ -1033,4 +1035,66 @@ async fn a_write_on_one_instance_shows_on_another_within_a_second() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// No id or field holds U+0000, on either backend (PostgreSQL's text
+/// cannot): a path naming one is an unknown reseller or customer, a body
+/// or an import carrying one is refused naming the field, and a login
+/// with one is a wrong client.
+#[tokio::test]
+async fn no_id_or_field_holds_the_nul_character() {
+    let (server, _) = server().await;
+    let everyone = server.client("*").await;
+    let listed = server.get_as(&everyone, "/v3/resellers/%00/customers").await;
+    assert_eq!(listed.error(), (404, error_body("1115", "Invalid Reseller", &[])));
+    let read = server.get_as(&everyone, "/v3/customers/C1%00").await;
+    assert_eq!(read.error(), (404, error_body("1116", "Invalid Customer", &[])));
+    let patched = patch(&server, &everyone, "%00", &json!({"tags": ["x"]})).await;
+    assert_eq!(patched.error(), (404, error_body("1116", "Invalid Customer", &[])));
+
+    let mut body = new_customer(R1, "A\u{0}B", "nul@example.com");
+    body["companyProfile"]["address"]["city"] = json!("\u{0}");
+    assert_eq!(
+        post(&server, &everyone, &body).await.error(),
+        (
+            400,
+            invalid(&[
+                "companyProfile.companyName: must not contain the character U+0000",
+                "companyProfile.address.city: must not contain the character U+0000",
+            ])
+        )
+    );
+    let body = new_customer("\u{0}", "Nul Co", "nul@example.com");
+    assert_eq!(
+        post(&server, &everyone, &body).await.error(),
+        (400, invalid(&["resellerId: must not contain the character U+0000"]))
+    );
+    let renamed = patch(
+        &server,
+        &everyone,
+        "C1",
+        &json!({"companyProfile": {"address": {"city": "B\u{0}"}}}),
+    )
+    .await;
+    assert_eq!(
+        renamed.error(),
+        (
+            400,
+            invalid(&["companyProfile.address.city: must not contain the character U+0000"])
+        )
+    );
+
+    // An import normalises each record as this does (and is all or nothing).
+    let imported =
+        roster::domain::CustomerRecord::from_json(customer("N\u{0}1", R1, "1000", "Nul Co", "2025-01-01T00:00:00Z"));
+    assert_eq!(
+        imported.err().map(|e| e.0).as_deref(),
+        Some("customerId: must not contain the character U+0000")
+    );
+
+    let login = server.token_request(&credentials("%00", "secret")).send().await;
+    assert_eq!(
+        (login.status, login.json()["error"].clone()),
+        (401, json!("invalid_client"))
+    );
 }
