@@ -117,11 +117,12 @@ pub struct ServerTuning {
     /// Requests worked on at once; more wait for their turn.
     #[arg(long, env = "ROSTER_MAX_IN_FLIGHT", default_value_t = 512)]
     pub max_in_flight: usize,
-    /// Open connections at once; more wait to be accepted.
+    /// Open connections at once; when all are taken, idle ones are closed
+    /// to make room, and more wait to be accepted.
     #[arg(long, env = "ROSTER_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,
-    /// Seconds a client has to send a request's headers once it has begun
-    /// (slow clients are disconnected).
+    /// Seconds a client has to send a request's headers once it has begun,
+    /// and a new connection to begin one (slow clients are disconnected).
     #[arg(long, env = "ROSTER_HEADER_READ_TIMEOUT", default_value_t = 10)]
     pub header_read_timeout: u64,
     /// Seconds a keep-alive connection may wait for its next request before

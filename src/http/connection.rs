@@ -12,6 +12,13 @@
 //! socket, keeps both. It learns where a request stands from [`Requests`],
 //! which the connection's service counts.
 //!
+//! A fresh connection gets `--header-read-timeout` for its first byte, not
+//! the idle wait: a connection that has never sent anything is no pooled
+//! connection worth keeping. And when every connection slot is taken, the
+//! server asks the idle ones to close ([`Shedding`]), so that sockets held
+//! open without a request (4,096 of them from one source used to block
+//! `/healthz` for the whole idle timeout) cannot keep a new client out.
+//!
 //! The timer is moved only to an earlier deadline, and a later one is
 //! taken up when it fires: a request answered and the next one started
 //! cost two reads of the clock and no timer, where hyper set one up for
@@ -26,6 +33,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::Notify;
+use tokio::sync::futures::OwnedNotified;
 use tokio::time::{Instant, Sleep};
 
 /// How long a connection may wait, in each of its two states.
@@ -35,6 +44,23 @@ pub struct Waits {
     pub header_read: Duration,
     /// With no request under way and none started.
     pub idle: Duration,
+}
+
+/// The server's call to its idle connections, made when every connection
+/// slot is taken: each one that is neither in a request nor part-way
+/// through a head closes, and its slot goes to a waiting client.
+#[derive(Debug, Default)]
+pub struct Shedding(Arc<Notify>);
+
+impl Shedding {
+    /// Closes every connection idle at this moment.
+    pub fn shed_idle(&self) {
+        self.0.notify_waiters();
+    }
+
+    fn call(&self) -> Pin<Box<OwnedNotified>> {
+        Box::pin(self.0.clone().notified_owned())
+    }
 }
 
 /// The requests of one connection that its service has started and
@@ -103,12 +129,15 @@ pub struct Timed<S> {
     timer: Pin<Box<Sleep>>,
     /// The timer's deadline.
     armed: Instant,
+    shedding: Arc<Shedding>,
+    /// The next call of `shedding`.
+    called: Pin<Box<OwnedNotified>>,
 }
 
 impl<S> Timed<S> {
     /// Must be called within the tokio runtime (it makes a timer).
-    pub fn new(inner: S, requests: Arc<Requests>, waits: Waits) -> Self {
-        let armed = requests.opened + waits.idle;
+    pub fn new(inner: S, requests: Arc<Requests>, waits: Waits, shedding: Arc<Shedding>) -> Self {
+        let armed = requests.opened + waits.header_read;
         Timed {
             inner,
             requests,
@@ -117,6 +146,8 @@ impl<S> Timed<S> {
             waits,
             timer: Box::pin(tokio::time::sleep_until(armed)),
             armed,
+            called: shedding.call(),
+            shedding,
         }
     }
 
@@ -137,15 +168,35 @@ impl<S> Timed<S> {
         match (underway, self.head_since) {
             (true, _) => None,
             (false, Some(since)) => Some(since + self.waits.header_read),
+            // Not a byte yet: no pooled connection, a client still to speak.
+            (false, None) if self.seen == 0 => Some(self.requests.opened + self.waits.header_read),
             (false, None) => Some(self.requests.idle_since() + self.waits.idle),
         }
+    }
+
+    /// Whether the server has asked idle connections to close since the
+    /// last look; a busy connection takes up the next call instead.
+    fn shed(&mut self, idle: bool, cx: &mut Context<'_>) -> bool {
+        while self.called.as_mut().poll(cx).is_ready() {
+            self.called = self.shedding.call();
+            if idle {
+                return true;
+            }
+        }
+        false
     }
 
     /// Pending until `deadline`, then `TimedOut`. The timer stays armed
     /// while a request is under way too, so that a read hyper left pending
     /// then is looked at again once the connection is idle: hyper need not
     /// read again after answering.
-    fn until(&mut self, deadline: Option<Instant>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn until(&mut self, deadline: Option<Instant>, underway: bool, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.shed(!underway && self.head_since.is_none(), cx) {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "idle connection closed: every connection slot is taken",
+            )));
+        }
         loop {
             if let Some(deadline) = deadline
                 && self.armed > deadline
@@ -174,6 +225,7 @@ impl<S> Timed<S> {
     fn timed_out(&self) -> io::Error {
         let what = match self.head_since {
             Some(_) => "request head not received in time",
+            None if self.seen == 0 => "no request sent in time",
             None => "idle keep-alive connection closed",
         };
         io::Error::new(io::ErrorKind::TimedOut, what)
@@ -196,7 +248,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Timed<S> {
             },
             Poll::Pending => {
                 let deadline = this.deadline(underway);
-                this.until(deadline, cx)
+                this.until(deadline, underway, cx)
             }
             other => other,
         }
@@ -249,7 +301,7 @@ mod tests {
     async fn a_read_left_pending_during_a_request_ends_once_idle_too_long() {
         let (_client, socket) = tokio::io::duplex(64);
         let requests = Arc::new(Requests::default());
-        let mut timed = Timed::new(socket, requests.clone(), waits());
+        let mut timed = Timed::new(socket, requests.clone(), waits(), Arc::default());
         let underway = requests.begin();
         let read = tokio::spawn(async move {
             let mut buf = [0u8; 16];
@@ -264,6 +316,67 @@ mod tests {
         );
     }
 
+    /// A connection that has sent nothing yet gets the header-read wait,
+    /// not the idle one: holding sockets open costs a client that much.
+    #[tokio::test]
+    async fn a_connection_that_sends_nothing_gets_the_header_read_wait() {
+        let (_client, socket) = tokio::io::duplex(64);
+        let waits = Waits {
+            header_read: Duration::from_millis(50),
+            idle: Duration::from_secs(600),
+        };
+        let mut timed = Timed::new(socket, Arc::new(Requests::default()), waits, Arc::default());
+        let mut buf = [0u8; 16];
+        let ended = tokio::time::timeout(Duration::from_secs(60), timed.read(&mut buf)).await;
+        let error = ended.expect("ended by the header-read wait").unwrap_err();
+        assert_eq!(
+            (error.kind(), error.to_string()),
+            (io::ErrorKind::TimedOut, "no request sent in time".into())
+        );
+    }
+
+    /// When the server sheds, an idle connection closes; one part-way
+    /// through a head, or in a request, stays.
+    #[tokio::test]
+    async fn shedding_closes_idle_connections_only() {
+        let shedding = Arc::new(Shedding::default());
+        let waits = Waits {
+            header_read: Duration::from_secs(600),
+            idle: Duration::from_secs(600),
+        };
+        let (_idle_client, idle_socket) = tokio::io::duplex(64);
+        let mut idle = Timed::new(idle_socket, Arc::new(Requests::default()), waits, shedding.clone());
+        let (mut talking_client, talking_socket) = tokio::io::duplex(64);
+        let mut talking = Timed::new(talking_socket, Arc::new(Requests::default()), waits, shedding.clone());
+        tokio::io::AsyncWriteExt::write_all(&mut talking_client, b"GET /")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(talking.read(&mut buf).await.unwrap(), 5);
+        let busy_requests = Arc::new(Requests::default());
+        let (_busy_client, busy_socket) = tokio::io::duplex(64);
+        let mut busy = Timed::new(busy_socket, busy_requests.clone(), waits, shedding.clone());
+        let _underway = busy_requests.begin();
+
+        let idle = tokio::spawn(async move { idle.read(&mut [0u8; 16]).await.map_err(|e| e.to_string()) });
+        let talking = tokio::spawn(async move { talking.read(&mut [0u8; 16]).await.map_err(|e| e.to_string()) });
+        let busy = tokio::spawn(async move { busy.read(&mut [0u8; 16]).await.map_err(|e| e.to_string()) });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        shedding.shed_idle();
+        let ended = tokio::time::timeout(Duration::from_secs(60), idle).await;
+        assert_eq!(
+            ended.expect("the idle one closes").unwrap(),
+            Err("idle connection closed: every connection slot is taken".to_owned())
+        );
+        tokio::io::AsyncWriteExt::write_all(&mut talking_client, b" HTTP/1.1")
+            .await
+            .unwrap();
+        assert_eq!(talking.await.unwrap(), Ok(9), "the head goes on");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!busy.is_finished(), "a request under way is never cut short");
+        busy.abort();
+    }
+
     /// A body read while its request is under way is not the next head,
     /// and a read waiting while one is under way does not time out: only
     /// the request's own timeout bounds it.
@@ -271,7 +384,7 @@ mod tests {
     async fn reads_during_a_request_wait_as_long_as_it_takes() {
         let (mut client, socket) = tokio::io::duplex(64);
         let requests = Arc::new(Requests::default());
-        let mut timed = Timed::new(socket, requests.clone(), waits());
+        let mut timed = Timed::new(socket, requests.clone(), waits(), Arc::default());
         let underway = requests.begin();
         tokio::io::AsyncWriteExt::write_all(&mut client, b"body").await.unwrap();
         let mut buf = [0u8; 16];

@@ -67,6 +67,23 @@ pub async fn while_loading<T>(listener: &TcpListener, loading: impl Future<Outpu
     }
 }
 
+/// A connection slot, once one is free: while none is, the idle
+/// connections are asked to close, at once and again every
+/// [`SHED_EVERY`] while every slot stays taken (by requests under way,
+/// which are never cut short).
+async fn room(connections: &Arc<Semaphore>, shedding: &connection::Shedding) -> tokio::sync::OwnedSemaphorePermit {
+    loop {
+        shedding.shed_idle();
+        if let Ok(permit) = tokio::time::timeout(SHED_EVERY, connections.clone().acquire_owned()).await {
+            return permit.expect("never closed");
+        }
+    }
+}
+
+/// How often a server with every connection slot taken asks its idle
+/// connections again to close (those that went idle since the last call).
+const SHED_EVERY: Duration = Duration::from_millis(50);
+
 /// Serves the API on `listener` until `shutdown` completes, then stops
 /// accepting, lets requests in flight finish (up to the grace period) and
 /// returns.
@@ -90,10 +107,14 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
         .max_headers(256);
     let mut shutdown = std::pin::pin!(shutdown);
 
+    let shedding = Arc::new(connection::Shedding::default());
     loop {
-        let permit = tokio::select! {
-            permit = connections.clone().acquire_owned() => permit.expect("never closed"),
-            () = &mut shutdown => break,
+        let permit = match connections.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => tokio::select! {
+                permit = room(&connections, &shedding) => permit,
+                () = &mut shutdown => break,
+            },
         };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -110,7 +131,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
         let _ = stream.set_nodelay(true);
         let requests = Arc::new(connection::Requests::default());
         let service = router.for_connection(request::Peer(peer.ip().to_canonical()), requests.clone());
-        let stream = connection::Timed::new(stream, requests, waits);
+        let stream = connection::Timed::new(stream, requests, waits, shedding.clone());
         let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let connection = graceful.watch(connection);
         tokio::spawn(async move {

@@ -316,6 +316,52 @@ async fn a_kept_alive_connection_waits_the_idle_timeout_for_its_next_request() {
     );
 }
 
+/// Sockets held open without a request cannot keep a client out: with
+/// every connection slot taken by idle ones, a new client is served, and
+/// the idle ones are closed to make room. (They used to hold their slots
+/// for the whole idle timeout; here the header-read timeout is longer
+/// than the test's patience, so only shedding can let the probe in.)
+#[tokio::test]
+async fn idle_sockets_holding_every_slot_do_not_keep_a_client_out() {
+    let server = server(AppConfig {
+        limits: HttpLimits {
+            max_connections: 8,
+            header_read_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(600),
+            ..HttpLimits::default()
+        },
+        ..test_config()
+    })
+    .await;
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let (answer, idle_closed) = tokio::task::spawn_blocking(move || {
+        let idle: Vec<std::net::TcpStream> = (0..8)
+            .map(|_| std::net::TcpStream::connect(&address).unwrap())
+            .collect();
+        std::thread::sleep(Duration::from_millis(200));
+        let mut probe = std::net::TcpStream::connect(&address).unwrap();
+        probe.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        probe
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        let _ = probe.read_to_string(&mut answer);
+        let closed = idle
+            .into_iter()
+            .filter(|mut socket| {
+                socket.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                matches!(socket.read(&mut [0u8; 1]), Ok(0))
+            })
+            .count();
+        (answer, closed)
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer:?}");
+    assert!(answer.ends_with(r#"{"status":"ok"}"#), "{answer:?}");
+    assert_eq!(idle_closed, 8, "every idle socket was closed to make room");
+}
+
 /// A write that runs out of time waiting for its turn (here behind a
 /// transaction of the test's own, as behind a long import) is answered
 /// 500 1124, "try again later", and is then not written when its turn
