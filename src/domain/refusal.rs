@@ -73,6 +73,9 @@ codes! {
     MethodNotAllowed = 405, "405", "Method not allowed";
     /// `If-Match` no longer matches.
     PreconditionFailed = 412, "412", "Precondition failed";
+    /// A body that did not arrive within the request timeout (a
+    /// project-defined code, like 413).
+    BodyTimeout = 408, "408", "Request timeout";
     PayloadTooLarge = 413, "413", "Payload too large";
     UriTooLong = 414, "414", "Request URI too long";
     HeadersTooLarge = 431, "431", "Request header fields too large";

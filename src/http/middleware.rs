@@ -122,10 +122,11 @@ where
     let routed = routes::resolve(request.uri().path());
     let route = routed.as_ref().map(|(route, _)| *route);
     let own_budget = route.is_some_and(Route::has_own_budget);
+    let body_limit = route.and_then(|route| route.body_limit(&guard.limits));
 
     let request_id = context.clone();
     let mut response = guard
-        .run(request, own_budget, move |request| {
+        .run(request, own_budget, body_limit, move |request| {
             dispatch(request, routed, request_id)
         })
         .await;
@@ -177,8 +178,11 @@ impl Guard {
     /// most `--max-in-flight` requests are worked on at once); answers a
     /// handler's panic with 500 1124 (the message only logged); and answers
     /// 500 1124 when all of it runs past the timeout, dropping the work.
-    /// A route with its own budget (`own_budget`) takes no permit.
-    async fn run<F, Answer>(&self, request: Request, own_budget: bool, work: F) -> Response
+    /// A route with its own budget (`own_budget`) takes no permit. A body
+    /// the route reads (up to `body_limit` bytes) is received first,
+    /// without a permit: one that does not arrive within the timeout is
+    /// 408, and a slow sender holds a connection, never a work slot.
+    async fn run<F, Answer>(&self, request: Request, own_budget: bool, body_limit: Option<usize>, work: F) -> Response
     where
         F: FnOnce(Request) -> Answer,
         Answer: Future<Output = Response>,
@@ -201,6 +205,21 @@ impl Guard {
             );
             return ApiError::refused(Code::HeadersTooLarge, vec![detail]).into_response();
         }
+        let deadline = tokio::time::Instant::now() + limits.request_timeout;
+        let request = match body_limit {
+            Some(limit) => match tokio::time::timeout_at(deadline, received(request, limit)).await {
+                Ok(Ok(request)) => request,
+                // The sender broke off: nothing to answer it with but this.
+                Ok(Err(error)) => {
+                    return ApiError::refused(Code::InvalidFields, vec![format!("body: {error}")]).into_response();
+                }
+                Err(_) => {
+                    let detail = format!("the body must arrive within {} s", limits.request_timeout.as_secs());
+                    return ApiError::refused(Code::BodyTimeout, vec![detail]).into_response();
+                }
+            },
+            None => request,
+        };
         let work = async {
             let _permit = match own_budget {
                 true => None,
@@ -216,11 +235,34 @@ impl Guard {
                 Err(panic) => panic_response(panic),
             }
         };
-        match tokio::time::timeout(limits.request_timeout, work).await {
+        match tokio::time::timeout_at(deadline, work).await {
             Ok(response) => response,
             Err(_) => ApiError::Timeout.into_response(),
         }
     }
+}
+
+/// `request` with its body received whole into memory, or as far as one
+/// byte past `limit`: the handler's own limit then refuses it, in its own
+/// words, from what was received.
+async fn received(request: Request, limit: usize) -> Result<Request, axum::Error> {
+    use http_body_util::BodyExt;
+    let (parts, mut body) = request.into_parts();
+    if body.is_end_stream() {
+        return Ok(Request::from_parts(parts, body));
+    }
+    let mut bytes = bytes::BytesMut::new();
+    while bytes.len() <= limit {
+        match body.frame().await {
+            None => break,
+            Some(frame) => {
+                if let Ok(data) = frame?.into_data() {
+                    bytes.extend_from_slice(&data);
+                }
+            }
+        }
+    }
+    Ok(Request::from_parts(parts, Body::from(bytes.freeze())))
 }
 
 /// The response to a panic in a handler: 500 1124, the message only logged.

@@ -375,6 +375,7 @@ fn operations() -> Vec<Operation> {
         CorrelationInFlight,
         ResellerForbidden,
         PayloadTooLarge,
+        BodyTimeout,
     ];
     let update_errors = [
         InvalidFields,
@@ -388,6 +389,7 @@ fn operations() -> Vec<Operation> {
         UnknownCustomer,
         PreconditionFailed,
         PayloadTooLarge,
+        BodyTimeout,
     ];
     vec![
         Operation {
@@ -498,7 +500,7 @@ fn operations() -> Vec<Operation> {
             parameters: vec![],
             body: Some(json_body(token_form.clone(), &["application/x-www-form-urlencoded"])),
             success: token_responses("seconds"),
-            errors: vec![],
+            errors: vec![BodyTimeout],
             security: basic_or_form.clone(),
         },
         Operation {
@@ -522,7 +524,7 @@ fn operations() -> Vec<Operation> {
                 {"schema": token_form.clone()}}}),
             ),
             success: token_responses("milliseconds"),
-            errors: vec![],
+            errors: vec![BodyTimeout],
             security: basic_or_form,
         },
         Operation {

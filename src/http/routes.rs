@@ -135,6 +135,17 @@ impl Route {
         }
     }
 
+    /// The most body bytes a request to the route is read for (its
+    /// handler's own limit): the guard receives that much before the
+    /// request takes a work slot. None: the route reads no body.
+    pub fn body_limit(self, limits: &crate::app::HttpLimits) -> Option<usize> {
+        match self {
+            Route::Customers | Route::Customer => Some(customer::MAX_BODY_BYTES),
+            Route::Token | Route::TokenV2 => Some(limits.max_body_bytes),
+            Route::CustomerList | Route::Health | Route::Ready | Route::OpenApi | Route::Docs => None,
+        }
+    }
+
     /// Whether requests to the route skip the in-flight limit: logins have
     /// their own budget (`auth::logins`) and health checks cost nothing, so
     /// a login flood cannot fill the API's permits, nor a busy API fail a

@@ -362,6 +362,61 @@ async fn idle_sockets_holding_every_slot_do_not_keep_a_client_out() {
     assert_eq!(idle_closed, 8, "every idle socket was closed to make room");
 }
 
+/// A body that trickles in holds its connection, not a work slot: with
+/// one slot, another partner's list is answered while a POST's body is
+/// still arriving, and the POST, its body never complete, gets 408 in the
+/// JSON shape (it used to hold the slot to the timeout and end as 500).
+#[tokio::test]
+async fn a_slow_body_holds_no_work_slot_and_ends_as_408() {
+    let server = server(AppConfig {
+        limits: HttpLimits {
+            max_in_flight: 1,
+            request_timeout: Duration::from_secs(2),
+            ..HttpLimits::default()
+        },
+        ..test_config()
+    })
+    .await;
+    let partner = server.client("*").await;
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let head = format!(
+        "POST /v3/customers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nX-Api-Key: {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"resellerId\"",
+        partner.token, partner.key
+    );
+    let mut slow = tokio::task::spawn_blocking(move || {
+        let mut slow = std::net::TcpStream::connect(address).unwrap();
+        slow.write_all(head.as_bytes()).unwrap();
+        slow
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let listed = server.get_as(&partner, PATH).await;
+    assert_eq!(listed.status, 200, "{:?}", listed.body);
+    let answer = tokio::task::spawn_blocking(move || {
+        slow.set_nonblocking(true).unwrap();
+        let pending = matches!(slow.read(&mut [0u8; 1]), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+        slow.set_nonblocking(false).unwrap();
+        slow.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut answer = String::new();
+        let _ = slow.read_to_string(&mut answer);
+        (pending, answer)
+    })
+    .await
+    .unwrap();
+    assert!(
+        answer.0,
+        "the list was answered while the POST's body was still arriving"
+    );
+    let (head, body) = answer.1.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{head}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(body).unwrap(),
+        error_body("408", "Request timeout", &["the body must arrive within 2 s"])
+    );
+}
+
 /// A write that runs out of time waiting for its turn (here behind a
 /// transaction of the test's own, as behind a long import) is answered
 /// 500 1124, "try again later", and is then not written when its turn
