@@ -33,8 +33,10 @@ pub enum AuthError {
     TokenInvalid,
     /// `X-Api-Key` absent, unknown or disabled (4115).
     ApiKeyInvalid,
-    /// The reseller is outside the client's scope (4121).
-    ResellerForbidden,
+    /// The reseller is outside the scope of this client, which is
+    /// otherwise authenticated (4121; its answer carries the client's API
+    /// version, SPEC §7).
+    ResellerForbidden(Arc<ClientRecord>),
     Internal(anyhow::Error),
 }
 
@@ -96,7 +98,7 @@ impl Authenticator {
             return Err(AuthError::TokenInvalid);
         }
         if reseller_id.is_some_and(|reseller_id| !client.scope.contains(reseller_id)) {
-            return Err(AuthError::ResellerForbidden);
+            return Err(AuthError::ResellerForbidden(client));
         }
         Ok(client)
     }

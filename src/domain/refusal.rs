@@ -77,6 +77,9 @@ codes! {
     /// project-defined code, like 413).
     BodyTimeout = 408, "408", "Request timeout";
     PayloadTooLarge = 413, "413", "Payload too large";
+    /// A request body in a content coding (RFC 9110 §8.4), which Roster
+    /// does not decode (a project-defined code, like 413).
+    EncodingUnsupported = 415, "415", "Unsupported content encoding";
     UriTooLong = 414, "414", "Request URI too long";
     HeadersTooLarge = 431, "431", "Request header fields too large";
     TooManyRequests = 429, "4118", "Too many requests";

@@ -15,6 +15,7 @@ use super::error::{ApiError, Result, whole_seconds};
 use super::headers::{self, Body, X_API_VERSION};
 use super::request::{ClientId, RequestId};
 use crate::app::App;
+use crate::auth::AuthError;
 use crate::domain::refusal::Code;
 use crate::domain::{ApiVersion, ClientRecord};
 use crate::limits::{RateDecision, RatePolicy};
@@ -68,6 +69,13 @@ pub async fn with_caller(
         .await
     {
         Ok(client) => client,
+        // Scope comes before the rate limit (SPEC §2): no rate decision yet,
+        // so no RateLimit headers, but the client's version and its log.
+        Err(AuthError::ResellerForbidden(client)) => {
+            let version = client.api_version;
+            let refused = ApiError::from(Code::ResellerForbidden).into_response();
+            return answer(refused, client, version, None);
+        }
         Err(error) => return ApiError::from(error).into_response(),
     };
     let version = client.api_version;

@@ -136,7 +136,7 @@ impl From<AuthError> for ApiError {
             AuthError::TokenMissing => Code::TokenMissing.into(),
             AuthError::TokenInvalid => Code::TokenInvalid.into(),
             AuthError::ApiKeyInvalid => Code::ApiKeyInvalid.into(),
-            AuthError::ResellerForbidden => Code::ResellerForbidden.into(),
+            AuthError::ResellerForbidden(_) => Code::ResellerForbidden.into(),
             AuthError::Internal(cause) => ApiError::Internal(cause),
         }
     }

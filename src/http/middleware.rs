@@ -205,6 +205,15 @@ impl Guard {
             );
             return ApiError::refused(Code::HeadersTooLarge, vec![detail]).into_response();
         }
+        // A body is read as sent: one in a content coding would reach the
+        // handlers still encoded (RFC 9110 §15.5.16: 415).
+        if body_limit.is_some()
+            && let Some(coding) = request.headers().get(http::header::CONTENT_ENCODING)
+            && !coding.as_bytes().eq_ignore_ascii_case(b"identity")
+        {
+            let detail = "Content-Encoding: bodies are read as sent; send them without a content coding";
+            return ApiError::refused(Code::EncodingUnsupported, vec![detail.into()]).into_response();
+        }
         let deadline = tokio::time::Instant::now() + limits.request_timeout;
         let request = match body_limit {
             Some(limit) => match tokio::time::timeout_at(deadline, received(request, limit)).await {

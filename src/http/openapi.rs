@@ -95,7 +95,8 @@ fn build() -> Value {
                 `{\"code\", \"message\", \"additionalDetails\"}`; the token endpoints answer OAuth's own. \
                 An `Accept` header, if sent, must admit application/json; a body's `Content-Type` is \
                 application/json (or `application/merge-patch+json` for updates; a token request's \
-                is a form).",
+                is a form). A body is read as sent: one with a `Content-Encoding` (other than identity) \
+                is 415.",
         },
         "paths": paths,
         "components": {
@@ -376,6 +377,7 @@ fn operations() -> Vec<Operation> {
         ResellerForbidden,
         PayloadTooLarge,
         BodyTimeout,
+        EncodingUnsupported,
     ];
     let update_errors = [
         InvalidFields,
@@ -390,6 +392,7 @@ fn operations() -> Vec<Operation> {
         PreconditionFailed,
         PayloadTooLarge,
         BodyTimeout,
+        EncodingUnsupported,
     ];
     vec![
         Operation {
@@ -500,7 +503,7 @@ fn operations() -> Vec<Operation> {
             parameters: vec![],
             body: Some(json_body(token_form.clone(), &["application/x-www-form-urlencoded"])),
             success: token_responses("seconds"),
-            errors: vec![BodyTimeout],
+            errors: vec![BodyTimeout, EncodingUnsupported],
             security: basic_or_form.clone(),
         },
         Operation {
@@ -524,7 +527,7 @@ fn operations() -> Vec<Operation> {
                 {"schema": token_form.clone()}}}),
             ),
             success: token_responses("milliseconds"),
-            errors: vec![BodyTimeout],
+            errors: vec![BodyTimeout, EncodingUnsupported],
             security: basic_or_form,
         },
         Operation {

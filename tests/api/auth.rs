@@ -190,6 +190,10 @@ async fn a_reseller_outside_the_scope_is_4121_and_an_unknown_one_1115() {
             )
         )
     );
+    // The caller is authenticated: its answers carry its API version (SPEC
+    // §7). Scope comes before the rate limit, so no RateLimit headers.
+    assert_eq!(response.header("x-api-version"), Some("2025-08"));
+    assert_eq!(response.header("ratelimit"), None);
     let everything = server.client("*").await;
     let response = server.get_as(&everything, "/v3/resellers/NOPE/customers").await;
     assert_eq!(response.error(), (404, error_body("1115", "Invalid Reseller", &[])));

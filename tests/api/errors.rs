@@ -265,3 +265,45 @@ async fn health_needs_no_authentication_and_stops_with_the_server() {
         "no longer accepting"
     );
 }
+
+/// A body in a content coding is refused, not read encoded: 415, on every
+/// route that reads a body, before anything else is looked at.
+#[tokio::test]
+async fn a_body_in_a_content_coding_is_415() {
+    let (server, partner) = server().await;
+    let refused = error_body(
+        "415",
+        "Unsupported content encoding",
+        &["Content-Encoding: bodies are read as sent; send them without a content coding"],
+    );
+    let post = server
+        .request(Method::POST, "/v3/customers")
+        .partner(&partner)
+        .header("Content-Encoding", "gzip")
+        .json(&serde_json::json!({}))
+        .send()
+        .await;
+    assert_eq!(post.error(), (415, refused.clone()));
+    let token = server
+        .token_request("grant_type=client_credentials")
+        .header("Content-Encoding", "br")
+        .send()
+        .await;
+    assert_eq!(token.error(), (415, refused));
+    // `identity` is no coding; a GET's body is not read.
+    let identity = server
+        .request(Method::POST, "/v3/customers")
+        .partner(&partner)
+        .header("Content-Encoding", "identity")
+        .json(&serde_json::json!({}))
+        .send()
+        .await;
+    assert_eq!(identity.json()["code"], "1122");
+    let listed = server
+        .get(PATH)
+        .partner(&partner)
+        .header("Content-Encoding", "gzip")
+        .send()
+        .await;
+    assert_eq!(listed.status, 200);
+}
