@@ -21,6 +21,17 @@
 //! not count as failures, so an attacker who keeps hammering gets
 //! `pair_failures` guesses per window per address, no more.
 //!
+//! Two more keep a flood from many addresses (an IPv6 /64 holds plenty)
+//! from locking every partner out of new tokens:
+//!
+//! - **one client id holds at most a quarter of the queue**, so a flood
+//!   aimed at one id (or spread over addresses that each stay under the
+//!   rules) leaves room for every other client's logins;
+//! - **a secret that passed its check is recognised again without one**
+//!   ([`Verified`]): a partner that logged in before the flood logs in
+//!   during it without waiting for a slot. The failure rules still apply
+//!   first, so a refused address cannot use this to test guesses.
+//!
 //! Counts are per server: with N instances an attacker gets N times the
 //! guesses. Each table is bounded; when one is full of live entries it is
 //! emptied, which an attacker needs thousands of addresses to force.
@@ -32,6 +43,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// How logins are limited (`roster serve` flags).
@@ -82,18 +96,89 @@ pub struct LoginGuard {
     checks: Semaphore,
     /// Logins holding or waiting for a check slot.
     admitted: AtomicUsize,
+    /// The same, per client id.
+    admitted_by_client: Mutex<HashMap<String, usize>>,
     failures: Mutex<Failures>,
+    pub verified: Verified,
 }
 
 /// A login's turn at a secret check: its slot, given back on drop.
 pub struct Turn<'a> {
     _slot: SemaphorePermit<'a>,
-    admitted: &'a AtomicUsize,
+    _admission: Admission<'a>,
 }
 
-impl Drop for Turn<'_> {
+/// A login counted among those admitted, overall and for its client id,
+/// until dropped.
+struct Admission<'a> {
+    guard: &'a LoginGuard,
+    client_id: String,
+}
+
+impl Drop for Admission<'_> {
     fn drop(&mut self) {
-        self.admitted.fetch_sub(1, Ordering::Relaxed);
+        self.guard.admitted.fetch_sub(1, Ordering::Relaxed);
+        let mut by_client = self.guard.admitted_by_client.lock().expect("login admissions lock");
+        if let Some(count) = by_client.get_mut(&self.client_id) {
+            *count -= 1;
+            if *count == 0 {
+                by_client.remove(&self.client_id);
+            }
+        }
+    }
+}
+
+/// Secrets that passed their argon2 check on this server, recognised again
+/// without one: per client id, a keyed hash (HMAC-SHA256 under a key drawn
+/// at start and never kept anywhere else) of the secret and of the stored
+/// hash it matched, so a changed secret or a rotated hash matches no more.
+/// It never leaves memory, and it holds nothing a secret can be read from.
+pub struct Verified {
+    keyed: Hmac<Sha256>,
+    tags: Mutex<HashMap<String, [u8; 32]>>,
+}
+
+impl Verified {
+    fn new() -> Self {
+        let mut key = [0u8; 32];
+        rand::fill(&mut key);
+        Verified {
+            keyed: Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes keys of any length"),
+            tags: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn tag(&self, client_id: &str, stored_hash: &str, secret: &str) -> [u8; 32] {
+        let mut mac = self.keyed.clone();
+        for part in [client_id, stored_hash, secret] {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part.as_bytes());
+        }
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Whether some secret of `client_id` passed a check here.
+    pub fn knows(&self, client_id: &str) -> bool {
+        self.tags.lock().expect("verified logins lock").contains_key(client_id)
+    }
+
+    /// Whether `secret` passed a check against `stored_hash`, the client's
+    /// hash now, here before (compared in constant time).
+    pub fn recognises(&self, client_id: &str, stored_hash: &str, secret: &str) -> bool {
+        let Some(known) = self.tags.lock().expect("verified logins lock").get(client_id).copied() else {
+            return false;
+        };
+        bool::from(known.ct_eq(&self.tag(client_id, stored_hash, secret)))
+    }
+
+    /// Remembers a secret that has just passed its check.
+    pub fn remember(&self, client_id: &str, stored_hash: &str, secret: &str) {
+        let tag = self.tag(client_id, stored_hash, secret);
+        let mut tags = self.tags.lock().expect("verified logins lock");
+        if tags.len() >= TABLE_MAX && !tags.contains_key(client_id) {
+            tags.clear();
+        }
+        tags.insert(client_id.to_owned(), tag);
     }
 }
 
@@ -111,9 +196,18 @@ impl LoginGuard {
         LoginGuard {
             checks: Semaphore::new(policy.checks.max(1)),
             admitted: AtomicUsize::new(0),
+            admitted_by_client: Mutex::new(HashMap::new()),
             failures: Mutex::new(Failures::default()),
+            verified: Verified::new(),
             policy,
         }
+    }
+
+    /// The failure rules alone, without a turn: whether `client_id` may try
+    /// its secret from `address` now.
+    pub fn may_try(&self, client_id: &str, address: IpAddr) -> Result<(), Refusal> {
+        self.cooling(client_id, address, Instant::now())
+            .map_or(Ok(()), |wait| Err(Refusal::CoolingDown(wait)))
     }
 
     pub fn policy(&self) -> &LoginPolicy {
@@ -123,19 +217,31 @@ impl LoginGuard {
     /// Whether `client_id` may try its secret from `address` now, and its
     /// turn at a check slot when it may (waiting for one in the queue).
     pub async fn admit(&self, client_id: &str, address: IpAddr) -> Result<Turn<'_>, Refusal> {
-        self.cooling(client_id, address, Instant::now())
-            .map_or(Ok(()), |wait| Err(Refusal::CoolingDown(wait)))?;
+        self.may_try(client_id, address)?;
         let bound = self.policy.checks.max(1) + self.policy.queue;
         if self.admitted.fetch_add(1, Ordering::Relaxed) >= bound {
             self.admitted.fetch_sub(1, Ordering::Relaxed);
             return Err(Refusal::Busy);
         }
-        let turn = |slot| Turn {
-            _slot: slot,
-            admitted: &self.admitted,
+        let admission = {
+            let mut by_client = self.admitted_by_client.lock().expect("login admissions lock");
+            let count = by_client.entry(client_id.to_owned()).or_default();
+            if *count >= self.client_share() {
+                drop(by_client);
+                self.admitted.fetch_sub(1, Ordering::Relaxed);
+                return Err(Refusal::Busy);
+            }
+            *count += 1;
+            Admission {
+                guard: self,
+                client_id: client_id.to_owned(),
+            }
         };
         let turn = match self.checks.acquire().await {
-            Ok(slot) => turn(slot),
+            Ok(slot) => Turn {
+                _slot: slot,
+                _admission: admission,
+            },
             Err(_) => unreachable!("the check semaphore is never closed"),
         };
         // Failures counted while this login waited may refuse it now, so a
@@ -144,6 +250,12 @@ impl LoginGuard {
             Some(wait) => Err(Refusal::CoolingDown(wait)),
             None => Ok(turn),
         }
+    }
+
+    /// How many logins of one client id may hold or wait for a check slot
+    /// at once: a quarter of the queue, beside the slots themselves.
+    fn client_share(&self) -> usize {
+        self.policy.checks.max(1) + (self.policy.queue / 4).max(1)
     }
 
     /// Counts the outcome of a secret check.
@@ -310,6 +422,56 @@ mod tests {
             "a clean address is still checked"
         );
         assert_eq!(guard.cooling("other", one_of_them, now), None);
+    }
+
+    /// A flood aimed at one client id fills its quarter of the queue and
+    /// no more: other clients' logins still find room.
+    #[tokio::test]
+    async fn one_client_id_holds_at_most_a_quarter_of_the_queue() {
+        let guard = LoginGuard::new(LoginPolicy {
+            checks: 1,
+            queue: 8,
+            ..guard().policy
+        });
+        let at_the_slot = guard.admit("target", ATTACKER).await.unwrap();
+        let mut waiting = Vec::new();
+        for _ in 0..2 {
+            let mut queued = Box::pin(guard.admit("target", ATTACKER));
+            assert!(futures_util::poll!(&mut queued).is_pending());
+            waiting.push(queued);
+        }
+        assert_eq!(
+            guard.admit("target", ATTACKER).await.err(),
+            Some(Refusal::Busy),
+            "its share is taken"
+        );
+        let mut other = Box::pin(guard.admit("other", PARTNER));
+        assert!(
+            futures_util::poll!(&mut other).is_pending(),
+            "another client still queues"
+        );
+        drop(at_the_slot);
+        drop(waiting);
+        drop(other.await.unwrap());
+        assert!(guard.admit("target", ATTACKER).await.is_ok(), "the share is given back");
+    }
+
+    #[test]
+    fn a_verified_secret_is_recognised_for_its_client_and_hash_only() {
+        let verified = Verified::new();
+        assert!(!verified.knows("c1"));
+        verified.remember("c1", "$argon2id$hash-1", "secret");
+        assert!(verified.knows("c1"));
+        assert!(verified.recognises("c1", "$argon2id$hash-1", "secret"));
+        assert!(!verified.recognises("c1", "$argon2id$hash-1", "secreT"));
+        assert!(
+            !verified.recognises("c1", "$argon2id$hash-2", "secret"),
+            "a rotated secret"
+        );
+        assert!(!verified.recognises("c2", "$argon2id$hash-1", "secret"));
+        // The parts are length-prefixed: no shifting of bytes between them.
+        verified.remember("ab", "c", "d");
+        assert!(!verified.recognises("ab", "cd", ""));
     }
 
     #[tokio::test]

@@ -352,6 +352,55 @@ async fn repeated_failed_logins_are_refused_without_locking_others_out() {
     assert_eq!(response.status, 429);
 }
 
+/// docs/DECISIONS.md, "Logins under attack": with every check slot and
+/// the whole queue taken (as a flood of bad logins from many addresses
+/// takes them), a partner whose secret passed its check before still gets
+/// its token at once, without waiting for a slot; a secret never checked
+/// here waits its turn like any other, and is refused while none is free.
+#[tokio::test]
+async fn a_known_secret_logs_in_while_the_login_queue_is_full() {
+    let mut config = test_config();
+    config.logins.checks = 1;
+    config.logins.queue = 1;
+    let server = TestServer::start_with(config, &[]).await;
+    let known = server.client("*").await;
+    let newcomer = server.client("*").await;
+    let login = |partner: &crate::support::Partner| credentials(&partner.key, &partner.secret);
+    let first = server.token_request(&login(&known)).send().await;
+    assert_eq!(first.status, 200, "{}", first.text());
+
+    // The flood, held still: one login at the slot, one in the queue.
+    let flood = std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
+    let logins = &server.app.logins;
+    let at_the_slot = logins.admit("flood-1", flood).await.unwrap();
+    let queued = logins.admit("flood-2", flood);
+    tokio::pin!(queued);
+    assert!(futures_util::poll!(&mut queued).is_pending(), "the queue is full");
+
+    let again = server.token_request(&login(&known)).send().await;
+    assert_eq!(
+        (again.status, again.json()["token_type"].clone()),
+        (200, json!("bearer")),
+        "{}",
+        again.text()
+    );
+    let wrong = server
+        .token_request(&credentials(&known.key, "not-the-secret"))
+        .send()
+        .await;
+    assert_eq!(
+        wrong.json()["error"],
+        "temporarily_unavailable",
+        "a wrong secret waits its turn"
+    );
+    let new = server.token_request(&login(&newcomer)).send().await;
+    assert_eq!(new.json()["error"], "temporarily_unavailable");
+    drop(at_the_slot);
+    drop(queued.await.unwrap());
+    let new = server.token_request(&login(&newcomer)).send().await;
+    assert_eq!(new.status, 200, "{}", new.text());
+}
+
 #[tokio::test]
 async fn checks_run_in_the_spec_order() {
     let server = server().await;
