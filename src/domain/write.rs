@@ -533,7 +533,8 @@ fn rule_schema(rule: Rule, of: SchemaOf) -> Value {
         return json!({"type": "string"});
     }
     match rule {
-        Rule::MaxChars(max) => json!({"type": "string", "maxLength": max}),
+        // No U+0000 (docs/DECISIONS.md, "Hostile input").
+        Rule::MaxChars(max) => json!({"type": "string", "maxLength": max, "pattern": "^[^\\u0000]*$"}),
         Rule::OneOf(allowed) => {
             let values: Vec<&str> = std::iter::once("").chain(allowed.iter().copied()).collect();
             json!({"type": "string", "enum": values})

@@ -219,7 +219,7 @@ pub fn list_parameter(name: &str) -> Option<(Value, &'static str)> {
         ),
         "to-created-date" => (date, "Created at or before (inclusive)."),
         "offset" => (
-            json!({"type": "integer", "minimum": 0, "default": 0}),
+            json!({"type": "integer", "minimum": 0, "maximum": u64::MAX, "default": 0}),
             "Matches to skip.",
         ),
         "limit" => (
