@@ -119,17 +119,27 @@ impl ListQuery {
 
     fn from_pairs(pairs: Vec<FormPair>) -> Result<Self, Vec<String>> {
         // Group values by parameter, keeping first-appearance order so the
-        // problems come out in the order the partner wrote them.
-        // By a map from name to group: linear in the number of pairs, so
-        // that a query of thousands of parameters costs what its length
-        // does (docs/DECISIONS.md, "Hostile input").
+        // problems come out in the order the partner wrote them. A known
+        // parameter finds its group through its own slot, an unknown one
+        // through a map (empty, so free, for a partner's usual query): linear
+        // in the number of pairs, so that a query of thousands of parameters
+        // costs what its length does (docs/DECISIONS.md, "Hostile input").
         let mut groups: Vec<(String, Vec<Result<String, form::NotUtf8>>)> = Vec::new();
-        let mut group_of: HashMap<String, usize> = HashMap::new();
+        let mut known: [Option<usize>; PARAMETERS.len()] = [None; PARAMETERS.len()];
+        let mut unknown: HashMap<String, usize> = HashMap::new();
         for (key, value) in pairs {
-            match group_of.get(&key) {
-                Some(&at) => groups[at].1.push(value),
+            let slot = PARAMETERS.iter().position(|name| *name == key);
+            let group = match slot {
+                Some(slot) => known[slot],
+                None => unknown.get(&key).copied(),
+            };
+            match group {
+                Some(at) => groups[at].1.push(value),
                 None => {
-                    group_of.insert(key.clone(), groups.len());
+                    match slot {
+                        Some(slot) => known[slot] = Some(groups.len()),
+                        None => _ = unknown.insert(key.clone(), groups.len()),
+                    }
                     groups.push((key, vec![value]));
                 }
             }
@@ -216,7 +226,12 @@ impl ListQuery {
             }
         }
 
-        let has = |key: &str| group_of.contains_key(key);
+        let has = |key: &str| {
+            PARAMETERS
+                .iter()
+                .position(|name| *name == key)
+                .is_some_and(|slot| known[slot].is_some())
+        };
         if has("name") && has("company-name") {
             problems.push("company-name: must not be combined with name (they are the same filter)".into());
         }
@@ -328,6 +343,27 @@ mod tests {
         assert_eq!(q.created.to, Some(1_735_639_200));
         assert_eq!((q.offset, q.limit.get()), (40, 50));
         assert_eq!((q.sort, q.order), (SortKey::CompanyName, SortOrder::Asc));
+    }
+
+    /// Unknown parameters, however many, are each named once, in the order
+    /// they first appear, among the known parameters' problems.
+    #[test]
+    fn every_unknown_parameter_is_named_once_in_order() {
+        let mut raw: Vec<String> = (0..3000).map(|i| format!("p{i}=x")).collect();
+        raw.insert(1, "limit=0".into());
+        raw.push("p0=y".into());
+        raw.push("limit=2".into());
+        let problems = ListQuery::parse(&raw.join("&")).unwrap_err();
+        assert_eq!(problems.len(), 3001);
+        assert_eq!(
+            problems[..3],
+            [
+                "p0: unknown parameter",
+                "limit: must not be repeated",
+                "p1: unknown parameter"
+            ]
+        );
+        assert_eq!(problems[3000], "p2999: unknown parameter");
     }
 
     /// The spellings of the family's own documentation (SPEC §2).

@@ -254,10 +254,11 @@ fn check_object(fields: &[Field], map: &Map<String, Value>, prefix: &str, mode: 
                 findings.unexpected.push(format!("{path}: is read-only"));
                 continue;
             }
+            // Commitment requests are checked on their own
+            // (`commitment_requests`), and in a PATCH fixed fields are
+            // compared with the customer's values later.
             _ if field.access == Requests => continue,
-            // Fixed fields are compared with the customer's values later,
-            // commitment requests checked on their own.
-            Mode::Patch if matches!(field.access, Fixed | ReadOnly | Requests) => continue,
+            Mode::Patch if matches!(field.access, Fixed | ReadOnly) => continue,
             Mode::Patch if value.is_null() && field.need == Required && !matches!(field.kind, Object(_)) => {
                 findings.invalid.push(format!("{path}: must not be empty"));
                 continue;
@@ -825,13 +826,14 @@ fn contact_names_kept(patch: &Map<String, Value>, current: &Map<String, Value>, 
         .get("companyProfile")
         .and_then(|profile| profile.get("contacts"))
         .and_then(Value::as_array);
-    let email = |contact: &Value| contact["email"].as_str().map(str::to_ascii_lowercase);
     for (i, contact) in given.iter().enumerate() {
-        let Some(same) = email(contact).and_then(|wanted| {
-            existing
-                .into_iter()
-                .flatten()
-                .find(|known| email(known).as_deref() == Some(wanted.as_str()))
+        let Some(wanted) = contact["email"].as_str() else {
+            continue;
+        };
+        let Some(same) = existing.into_iter().flatten().find(|known| {
+            known["email"]
+                .as_str()
+                .is_some_and(|email| email.eq_ignore_ascii_case(wanted))
         }) else {
             continue;
         };

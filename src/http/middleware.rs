@@ -205,6 +205,9 @@ impl Guard {
             );
             return ApiError::refused(Code::HeadersTooLarge, vec![detail]).into_response();
         }
+        // Only a body the route reads is received here: a GET's empty one
+        // costs nothing more.
+        let body_limit = body_limit.filter(|_| !request.body().is_end_stream());
         // A body is read as sent: one in a content coding would reach the
         // handlers still encoded (RFC 9110 §15.5.16: 415).
         if body_limit.is_some()
@@ -257,9 +260,6 @@ impl Guard {
 async fn received(request: Request, limit: usize) -> Result<Request, axum::Error> {
     use http_body_util::BodyExt;
     let (parts, mut body) = request.into_parts();
-    if body.is_end_stream() {
-        return Ok(Request::from_parts(parts, body));
-    }
     let mut bytes = bytes::BytesMut::new();
     while bytes.len() <= limit {
         match body.frame().await {

@@ -202,22 +202,27 @@ async fn grant(
     };
     // A secret that passed its check here before is recognised without
     // one, past the queue, once the failure rules let the address try.
+    let mut read = None;
     if logins.verified.knows(client_id) {
         logins.may_try(client_id, address).map_err(refused)?;
         let client = app.store.client(client_id).await.map_err(Failure::Internal)?;
-        if let Some(client) = client.filter(|c| {
-            c.enabled
-                && logins
-                    .verified
-                    .recognises(client_id, &c.secret_hash, &credentials.secret)
-        }) {
+        let verified = &logins.verified;
+        if let Some(client) = client
+            .as_ref()
+            .filter(|c| c.enabled && verified.recognises(client_id, &c.secret_hash, &credentials.secret))
+        {
             logins.record(client_id, address, true);
             telemetry::login("issued");
-            return Ok(token_for(app.auth.signer(), &client, DEFAULT_TTL_SECS));
+            return Ok(token_for(app.auth.signer(), client, DEFAULT_TTL_SECS));
         }
+        // Another secret: checked like any login, on the record just read.
+        read = Some(client);
     }
     let turn = logins.admit(client_id, address).await.map_err(refused)?;
-    let client = app.store.client(client_id).await.map_err(Failure::Internal)?;
+    let client = match read {
+        Some(client) => client,
+        None => app.store.client(client_id).await.map_err(Failure::Internal)?,
+    };
     let hash = client
         .as_ref()
         .map_or_else(|| decoy_hash().to_owned(), |c| c.secret_hash.clone());
